@@ -1,0 +1,225 @@
+"""One HTTP call with afk's retry policy and error mapping, shared by every adapter.
+
+Why one place: every adapter must (a) retry transient failures inside a bounded budget so a tick
+during an outage ends in about a minute, (b) never retry a write that is not safe to repeat,
+(c) honour ``Retry-After`` / ``x-ratelimit-reset``, and (d) turn every httpx failure and non-2xx
+reply into an ``afk.errors`` class whose message carries no secret. Retrying is done by
+``stamina`` (its backoff hook supplies the server-requested wait), so tests switch waits off with
+``stamina.set_testing(True)`` instead of patching sleeps.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stamina
+
+from afk.errors import AuthFailed, BadResponse, NotFound, Rejected, ServiceError, Unavailable
+
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+_SECRETISH = re.compile(r"(?i)\b(bearer|token|authorization)(\s*[:=]?\s*)([^\s\"',;}]+)")
+_MAX_DETAIL = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKinds:
+    """The service-specific error classes one adapter raises."""
+
+    service: str
+    auth: type[AuthFailed]
+    rejected: type[Rejected]
+    not_found: type[NotFound] | type[Rejected]
+    unavailable: type[Unavailable]
+    bad_response: type[BadResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long one call may keep retrying, and the backoff shape inside that budget."""
+
+    budget_s: float = 10.0
+    wait_initial_s: float = 0.25
+    wait_max_s: float = 4.0
+    wait_jitter_s: float = 0.5
+    wall_clock: Callable[[], float] = time.time
+
+
+class _RetryableStatus(Exception):
+    """Internal: a transient reply, raised so stamina can retry it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove every known secret and anything shaped like a credential, then shorten."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = " ".join(text.split())
+    return text[:_MAX_DETAIL]
+
+
+def server_message(response: httpx.Response, secrets: Iterable[str] = ()) -> str:
+    """The server's own explanation (a JSON ``message``/``error`` field, else the text), scrubbed."""
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        payload = None
+    if isinstance(payload, dict):
+        for key in ("message", "error", "detail"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return scrub(value, secrets)
+    content_type = response.headers.get("content-type", "")
+    if "html" in content_type.lower():
+        return "an HTML page instead of an API response"
+    try:
+        return scrub(response.text, secrets)
+    except UnicodeDecodeError:
+        return "an undecodable body"
+
+
+def _retry_after_s(response: httpx.Response, now: float) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` or ``x-ratelimit-reset``."""
+    header = response.headers.get("retry-after")
+    if header:
+        header = header.strip()
+        if header.isdigit():
+            return float(header)
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - now)
+    if response.headers.get("x-ratelimit-remaining") == "0":
+        reset = response.headers.get("x-ratelimit-reset", "")
+        if reset.isdigit():
+            return max(0.0, float(reset) - now)
+    return None
+
+
+def _is_rate_limited_403(response: httpx.Response) -> bool:
+    """GitHub answers a rate limit with 403 plus one of these headers (docs, FORGE_API.md §9)."""
+    return response.status_code == 403 and (
+        response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
+    )
+
+
+def _is_transient(response: httpx.Response) -> bool:
+    return response.status_code in _TRANSIENT_STATUS or _is_rate_limited_403(response)
+
+
+def request(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    kinds: ErrorKinds,
+    operation: str,
+    policy: RetryPolicy,
+    idempotent: bool,
+    secrets: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    json_body: Any = None,
+) -> httpx.Response:
+    """Send one logical call; return its 2xx response or raise the matching ``kinds`` error.
+
+    ``idempotent=False`` (e.g. creating a comment, a T3 command) retries only failures where the
+    request surely never reached the server (a refused connection); anything else surfaces, and
+    the caller re-reads before trying again on its next tick.
+    """
+    secret_list = [s for s in secrets if s]
+    started = time.monotonic()
+    deadline = started + max(0.0, policy.budget_s)
+
+    def backoff_hook(exc: Exception) -> bool | float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if isinstance(exc, _RetryableStatus):
+            if not idempotent and exc.response.status_code not in (429, 403):
+                return False
+            wait = _retry_after_s(exc.response, policy.wall_clock())
+            if wait is None:
+                return True
+            return wait if wait <= remaining else False
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return True
+        if isinstance(exc, httpx.TransportError):
+            return idempotent
+        return False
+
+    try:
+        for attempt in stamina.retry_context(
+            on=backoff_hook,
+            attempts=None,
+            timeout=max(policy.budget_s, 0.001),
+            wait_initial=policy.wait_initial_s,
+            wait_max=policy.wait_max_s,
+            wait_jitter=policy.wait_jitter_s,
+        ):
+            with attempt:
+                response = http.request(
+                    method, url, headers=headers, params=params, json=json_body
+                )
+                if _is_transient(response):
+                    raise _RetryableStatus(response)
+    except _RetryableStatus as exc:
+        response = exc.response
+    except httpx.TimeoutException as exc:
+        raise kinds.unavailable(
+            service=kinds.service, operation=operation, detail=f"timed out ({type(exc).__name__})"
+        ) from None
+    except httpx.TransportError as exc:
+        raise kinds.unavailable(
+            service=kinds.service,
+            operation=operation,
+            detail=f"connection failed ({type(exc).__name__})",
+        ) from None
+    return _check(response, kinds=kinds, operation=operation, secrets=secret_list)
+
+
+def _check(
+    response: httpx.Response, *, kinds: ErrorKinds, operation: str, secrets: list[str]
+) -> httpx.Response:
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    detail = server_message(response, secrets)
+    error: type[ServiceError]
+    if status in (401, 403) and not _is_rate_limited_403(response):
+        error = kinds.auth
+    elif status == 404:
+        error = kinds.not_found
+    elif status in _TRANSIENT_STATUS or status >= 500 or _is_rate_limited_403(response):
+        error = kinds.unavailable
+    elif 400 <= status < 500:
+        error = kinds.rejected
+    else:
+        error = kinds.bad_response
+    raise error(service=kinds.service, operation=operation, status=status, detail=detail)
+
+
+def json_of(response: httpx.Response, *, kinds: ErrorKinds, operation: str) -> Any:
+    """The decoded JSON body of a 2xx reply, or ``kinds.bad_response`` when it is not JSON."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        raise kinds.bad_response(
+            service=kinds.service,
+            operation=operation,
+            status=response.status_code,
+            detail="the body is not JSON" + (" (an HTML page)" if "<" in response.text[:1] else ""),
+        ) from None

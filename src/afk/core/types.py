@@ -1,0 +1,270 @@
+"""afk's value types: what the cores decide over and what the ports speak.
+
+Every type is frozen: a tick gathers observations into these, a pure function turns them into
+actions, and the loop applies the actions. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, IntEnum
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})"
+_REPO_RE = re.compile(rf"^({_NAME})/({_NAME})$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RepoRef:
+    """An exact ``owner/name``; the allowlist and every tracker call use this form."""
+
+    owner: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _REPO_RE.match(f"{self.owner}/{self.name}"):
+            raise ValueError(f"not an owner/name repository: {self.owner}/{self.name!s}")
+
+    @classmethod
+    def parse(cls, text: str) -> RepoRef:
+        """Parse ``owner/name``; raises ``ValueError`` naming the text when it is anything else."""
+        match = _REPO_RE.match(text.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not an owner/name repository")
+        return cls(match.group(1), match.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class Priority(IntEnum):
+    """Priority labels; a lower value goes first. Issues with no priority label sort last."""
+
+    P0 = 0
+    P1 = 1
+    P2 = 2
+    P3 = 3
+    P4 = 4
+    NONE = 5
+
+    @classmethod
+    def from_labels(cls, labels: tuple[str, ...] | frozenset[str]) -> Priority:
+        """The most urgent ``P0``..``P4`` label present (case-insensitive), else ``NONE``."""
+        found = [cls[label.strip().upper()] for label in labels if _is_priority(label)]
+        return min(found, default=cls.NONE)
+
+
+def _is_priority(label: str) -> bool:
+    return label.strip().upper() in {"P0", "P1", "P2", "P3", "P4"}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """An open tracker issue as afk sees it.
+
+    ``trigger_labeler`` is who applied the ready label, filled in only when the trusted-labeler
+    check is configured (it costs a request per issue); ``None`` means unknown.
+    """
+
+    repo: RepoRef
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    author: str
+    created_at: datetime
+    url: str
+    trigger_labeler: str | None = None
+
+    def has_label(self, name: str) -> bool:
+        """Label names compare case-insensitively, as both forges display them."""
+        wanted = name.casefold()
+        return any(label.casefold() == wanted for label in self.labels)
+
+    @property
+    def priority(self) -> Priority:
+        return Priority.from_labels(self.labels)
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+
+class Phase(str, Enum):
+    """Where a run is in its lifecycle, as afk last recorded it in the run comment."""
+
+    DISPATCHED = "dispatched"
+    TESTS_RED = "tests-red"
+    GREEN = "green"
+    PUSHED = "pushed"
+    CI_PENDING = "ci-pending"
+    CI_PASSED = "ci-passed"
+    CI_FAILED = "ci-failed"
+    DEPLOYED = "deployed"
+    CLOSED = "closed"
+    ESCALATED = "escalated"
+
+
+class AgentPhase(str, Enum):
+    """The phases an agent may report with an ``AFK-PHASE:`` line (the rest afk verifies itself)."""
+
+    TESTS_RED = "tests-red"
+    GREEN = "green"
+    PUSHED = "pushed"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReport:
+    """The latest phase the agent reported, and the latest pushed sha (if it reported one)."""
+
+    phase: AgentPhase | None = None
+    sha: str | None = None
+
+
+class EscalationReason(str, Enum):
+    AGENT_FAILED = "agent_failed"
+    FIX_FORWARD_EXHAUSTED = "fix_forward_exhausted"
+    DEPLOY_FAILED = "deploy_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """The state afk persists in its run comment's hidden marker (schema version ``v``).
+
+    ``corrected_shas`` lists the shas a fix-forward turn was already sent for, so a crash and a
+    re-run never send a second corrective turn for the same failure. ``escalation`` and
+    ``notified`` make an escalation's Slack doorbell ring at most once.
+    """
+
+    thread_id: str
+    attempt: int
+    dispatched_at: datetime
+    updated_at: datetime
+    phase: Phase = Phase.DISPATCHED
+    sha: str | None = None
+    fix_forwards: int = 0
+    corrected_shas: tuple[str, ...] = ()
+    escalation: EscalationReason | None = None
+    notified: bool = False
+    v: int = 1
+
+
+class ThreadLiveness(str, Enum):
+    """T3's view of the agent thread, mapped by one pure function (see T3_CONTRACT.md)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    IDLE = "idle"
+    ERROR = "error"
+    STOPPED = "stopped"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+
+
+class CiStatus(str, Enum):
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CiCheck:
+    """One failing (or otherwise notable) status context or check run, with its evidence."""
+
+    context: str
+    state: str
+    description: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CiState:
+    """The combined CI verdict for one sha; ``checks`` names the failing contexts when failed."""
+
+    status: CiStatus
+    checks: tuple[CiCheck, ...] = ()
+
+
+class DeployStatus(str, Enum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DeployState:
+    status: DeployStatus
+    description: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Everything a watch tick gathered about one run, handed to the pure state machine.
+
+    ``sha_exists`` is ``None`` when no sha was reported (so nothing was checked); ``ci`` and
+    ``deploy`` are ``None`` when they were not read (no verified sha, or no deploy check
+    configured). ``last_activity_at`` is T3's latest sign of life for the thread.
+    """
+
+    liveness: ThreadLiveness
+    report: AgentReport = field(default_factory=AgentReport)
+    sha_exists: bool | None = None
+    ci: CiState | None = None
+    deploy: DeployState | None = None
+    last_activity_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The state machine's knobs, taken from Config."""
+
+    max_fix_forwards: int = 3
+    stall_minutes: int = 45
+    max_run_minutes: int = 240
+    deploy_configured: bool = False
+
+
+# --- actions: what a pure core decides; the loops apply them -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    issue: Issue
+    thread_id: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixForward:
+    """Send one corrective turn for ``sha``; ``evidence`` is what failed (CI contexts or deploy)."""
+
+    sha: str
+    ci: CiState | None
+    deploy: DeployState | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    reason: EscalationReason
+    detail: str
+
+
+RunAction = Wait | Close | FixForward | Escalate

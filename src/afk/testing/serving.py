@@ -1,0 +1,105 @@
+"""Serve a fake two ways: as an ``httpx`` transport in-process, or as a real loopback HTTP server.
+
+Every fake in ``afk.testing`` is one function ``handle(httpx.Request) -> httpx.Response``. This
+module runs that function behind ``httpx.MockTransport`` (fast, for unit and contract tests) or
+behind a threaded HTTP server bound to 127.0.0.1 on an ephemeral port (for subprocess tests of the
+installed ``afk`` and for benchmarks with real sockets). A handler raises ``DropConnection`` to
+simulate a reply lost on the wire: the server closes the socket without answering and the mock
+transport raises the ``httpx`` error a real client would see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class DropConnection(Exception):  # noqa: N818 - it is a signal, not an error
+    """Raised by a fake's handler: close the connection without a reply."""
+
+
+def mock_transport(handler: Handler, *, latency_s: float = 0.0) -> httpx.MockTransport:
+    """An in-process transport: ``httpx.Client(transport=mock_transport(fake.handle))``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if latency_s > 0:
+            time.sleep(latency_s)
+        request.read()
+        try:
+            return handler(request)
+        except DropConnection:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from None
+
+    return httpx.MockTransport(handle)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    afk_handler: Handler
+    afk_latency_s: float
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        """Quiet: tests read the fakes' own records, not access logs."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        host = self.headers.get("host", "127.0.0.1")
+        request = httpx.Request(
+            self.command,
+            f"http://{host}{self.path}",
+            headers=list(self.headers.items()),
+            content=body,
+        )
+        if self.server.afk_latency_s > 0:
+            time.sleep(self.server.afk_latency_s)
+        try:
+            response = self.server.afk_handler(request)
+        except DropConnection:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        content = response.read()
+        self.send_response(response.status_code)
+        for name, value in response.headers.items():
+            if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
+
+
+@contextlib.contextmanager
+def loopback_server(handler: Handler, *, latency_s: float = 0.0) -> Iterator[str]:
+    """Run ``handler`` on 127.0.0.1 (ephemeral port) for the ``with`` block; yields the base URL."""
+    server = _Server(("127.0.0.1", 0), _RequestHandler)
+    server.afk_handler = handler
+    server.afk_latency_s = latency_s
+    thread = threading.Thread(target=server.serve_forever, name="afk-fake", daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
