@@ -1,0 +1,321 @@
+"""afk's configuration: every setting, its ``AFK_*`` variable, and the two arming gates.
+
+Why it fails closed: afk hands issues to full-access agents, so a freshly loaded config must do
+nothing. ``armed`` needs the kill switch explicitly off AND at least one enrolled repo; a kill
+switch value that does not read as a boolean keeps the switch on (with a warning, not an error,
+so a CronJob with a typo stays quietly disarmed instead of crash-looping).
+
+Sources, later wins: built-in defaults < the TOML file given with ``--config`` < ``AFK_*`` env.
+This module is the only core code that reads the environment, through pydantic-settings.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from afk.core.types import Limits, RepoRef
+from afk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from afk.core.dispatch_policy import DispatchPolicy
+
+ENV_PREFIX = "AFK_"
+GITHUB_API_URL = "https://api.github.com"
+DEFAULT_VAULT_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_SECRET_FIELDS = frozenset({"tracker_token", "t3_token", "slack_token", "slack_webhook_url"})
+_toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("afk_toml", default=None)
+
+
+def _parse_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return None
+
+
+def _kill_switch(value: object) -> bool:
+    """Anything that is not clearly a boolean keeps the switch ON."""
+    parsed = _parse_bool(value)
+    return True if parsed is None else parsed
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _repos(value: object) -> tuple[RepoRef, ...]:
+    items = _comma_list(value)
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a comma-separated list of owner/name")
+    repos: list[RepoRef] = []
+    for item in items:
+        if isinstance(item, RepoRef):
+            repo = item
+        elif isinstance(item, str):
+            try:
+                repo = RepoRef.parse(item)
+            except ValueError:
+                raise ValueError(
+                    f"entry {item!r} is not an exact owner/name repository"
+                ) from None
+        else:
+            raise ValueError(f"entry {item!r} is not an owner/name string")
+        if repo not in repos:
+            repos.append(repo)
+    return tuple(repos)
+
+
+def _logins(value: object) -> frozenset[str] | None:
+    items = _comma_list(value)
+    if items is None:
+        return None
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise ValueError("expected a comma-separated list of logins")
+    logins = frozenset(str(item).strip() for item in items if str(item).strip())
+    return logins or None
+
+
+class Config(BaseSettings):
+    """Every setting afk reads. Field ``x`` is variable ``AFK_X`` and TOML key ``x``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # the two gates
+    kill_switch: Annotated[bool, BeforeValidator(_kill_switch)] = True
+    allowlist: Annotated[tuple[RepoRef, ...], NoDecode, BeforeValidator(_repos)] = ()
+
+    # tracker
+    tracker_kind: Literal["forgejo", "github"] | None = None
+    tracker_url: str | None = None
+    tracker_token: SecretStr | None = None
+    tracker_token_file: Path | None = None
+    bot_login: str | None = None
+
+    # T3
+    t3_url: str | None = None
+    t3_token: SecretStr | None = None
+    t3_token_file: Path | None = None
+    t3_model: str = "claude-sonnet-4-6"
+    t3_workspace_base: str = "/data"
+
+    # Slack (optional)
+    slack_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_webhook_url: SecretStr | None = None
+
+    # Vault (optional: the T3 bearer from KV v2 via Kubernetes auth)
+    vault_addr: str | None = None
+    vault_role: str | None = None
+    vault_mount: str = "secret"
+    vault_path: str | None = None
+    vault_jwt_path: Path = Path(DEFAULT_VAULT_JWT_PATH)
+
+    # labels
+    label_ready: str = Field("ready-for-agent", min_length=1)
+    label_in_progress: str = Field("agent-in-progress", min_length=1)
+    label_human: str = Field("ready-for-human", min_length=1)
+
+    # limits
+    max_concurrent: int = Field(3, ge=1)
+    max_fix_forwards: int = Field(3, ge=0)
+    stall_minutes: int = Field(45, ge=1)
+    max_run_minutes: int = Field(240, ge=1)
+
+    deploy_context: str | None = None
+    trusted_labelers: Annotated[frozenset[str] | None, NoDecode, BeforeValidator(_logins)] = None
+
+    http_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    http_retry_seconds: float = Field(10.0, ge=0, le=300)
+    log_format: Literal["json", "human"] | None = None
+
+    @field_validator("tracker_url", "t3_url", "vault_addr")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _collect_warnings(cls, data: Any, handler: Any) -> Any:
+        warnings: list[str] = []
+        if isinstance(data, dict) and "kill_switch" in data:
+            if _parse_bool(data["kill_switch"]) is None:
+                warnings.append(
+                    f"AFK_KILL_SWITCH={data['kill_switch']!r} is not a boolean "
+                    "(use true or false): the kill switch stays ON"
+                )
+        model = handler(data)
+        object.__setattr__(model, "_afk_warnings", tuple(warnings))
+        return model
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_path.get()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    # --- what the rest of afk asks of its configuration ------------------------------------
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Problems that did not stop loading (they keep afk disarmed instead)."""
+        found: tuple[str, ...] = getattr(self, "_afk_warnings", ())
+        return found
+
+    @property
+    def armed(self) -> bool:
+        return self.kill_switch is False and bool(self.allowlist)
+
+    def disarmed_reason(self) -> str | None:
+        """Which gate is closed, in words a person can act on; ``None`` when armed."""
+        closed = []
+        if self.kill_switch:
+            closed.append("the kill switch is on (set AFK_KILL_SWITCH=false)")
+        if not self.allowlist:
+            closed.append("no repository is enrolled (set AFK_ALLOWLIST=owner/name[,...])")
+        return "disarmed: " + " and ".join(closed) if closed else None
+
+    @property
+    def tracker_api_url(self) -> str | None:
+        if self.tracker_url:
+            return self.tracker_url
+        return GITHUB_API_URL if self.tracker_kind == "github" else None
+
+    def operational_problems(self) -> list[str]:
+        """What is missing to actually run a tick; checked only when armed or dry-running."""
+        problems = []
+        if self.tracker_kind is None:
+            problems.append("AFK_TRACKER_KIND is not set (allowed: forgejo, github)")
+        elif self.tracker_api_url is None:
+            problems.append(
+                "AFK_TRACKER_URL is not set (the API base, e.g. https://git.example.com/api/v1)"
+            )
+        if self.tracker_token is None and self.tracker_token_file is None:
+            problems.append("AFK_TRACKER_TOKEN (or AFK_TRACKER_TOKEN_FILE) is not set")
+        if self.t3_url is None:
+            problems.append("AFK_T3_URL is not set (the T3 Code server root)")
+        if self.t3_token is None and self.t3_token_file is None and not self.uses_vault:
+            problems.append("AFK_T3_TOKEN (or AFK_T3_TOKEN_FILE, or AFK_VAULT_*) is not set")
+        if self.vault_addr and not (self.vault_role and self.vault_path):
+            problems.append("AFK_VAULT_ADDR is set but AFK_VAULT_ROLE or AFK_VAULT_PATH is not")
+        if self.slack_token is not None and not self.slack_channel:
+            problems.append("AFK_SLACK_TOKEN is set but AFK_SLACK_CHANNEL is not")
+        return problems
+
+    @property
+    def uses_vault(self) -> bool:
+        return bool(self.vault_addr and self.vault_role and self.vault_path)
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_webhook_url is not None or bool(self.slack_token and self.slack_channel)
+
+    def dispatch_policy(self) -> DispatchPolicy:
+        from afk.core.dispatch_policy import DispatchPolicy
+
+        return DispatchPolicy(
+            allowlist=frozenset(self.allowlist),
+            max_concurrent=self.max_concurrent,
+            label_in_progress=self.label_in_progress,
+            trusted_labelers=self.trusted_labelers,
+        )
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_fix_forwards=self.max_fix_forwards,
+            stall_minutes=self.stall_minutes,
+            max_run_minutes=self.max_run_minutes,
+            deploy_configured=self.deploy_context is not None,
+        )
+
+    @classmethod
+    def env_names(cls) -> frozenset[str]:
+        """Every ``AFK_*`` variable afk reads (the deploy manifests are checked against this)."""
+        return frozenset(ENV_PREFIX + name.upper() for name in cls.model_fields)
+
+
+def load_config(toml_path: Path | None = None, **overrides: Any) -> Config:
+    """Load from env (and the TOML file), turning every validation failure into ``ConfigError``.
+
+    The message names the variable, the bad value (never a secret's) and what is allowed.
+    """
+    if toml_path is not None and not toml_path.is_file():
+        raise ConfigError(f"--config {toml_path}: no such file", setting="--config")
+    token = _toml_path.set(toml_path)
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc), setting=_first_setting(exc)) from None
+    except ValueError as exc:  # a TOML file that does not parse
+        raise ConfigError(f"--config {toml_path}: {exc}", setting="--config") from None
+    finally:
+        _toml_path.reset(token)
+
+
+def _first_setting(exc: ValidationError) -> str | None:
+    for error in exc.errors():
+        if error["loc"]:
+            return ENV_PREFIX + str(error["loc"][0]).upper()
+    return None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = ENV_PREFIX + field.upper()
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {field!r} in the config file")
+            continue
+        if field in _SECRET_FIELDS:
+            lines.append(f"{name}: {message}")
+        else:
+            lines.append(f"{name}={error.get('input')!r}: {message}")
+    return "invalid configuration: " + "; ".join(lines)
