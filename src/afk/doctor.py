@@ -1,0 +1,113 @@
+"""``afk doctor``: is this configuration able to run, and is every endpoint it names usable?
+
+Strictly read-only: it asks the tracker who it is and which labels exist, fetches T3's snapshot,
+asks Slack ``auth.test`` (a webhook is only checked for its form: posting would ring it), and logs
+in to Vault. Each check says what it saw and, when it failed, what to do. No secret is printed:
+details come from ``describe()`` and from ``AfkError`` messages, which never carry one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from afk.core.config import Config
+from afk.errors import AfkError
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def _attempt(name: str, probe: Callable[[], str], hint: str) -> Check:
+    try:
+        return Check(name, True, probe())
+    except AfkError as exc:
+        return Check(name, False, str(exc), hint)
+
+
+def run_checks(config: Config) -> list[Check]:
+    from afk import wiring
+
+    checks = [Check("configuration", True, "loaded")]
+    checks += [Check("configuration warning", False, w, "fix the value") for w in config.warnings]
+    checks.append(
+        Check("armed", True, "armed: both gates are open")
+        if config.armed
+        else Check("armed", True, f"{config.disarmed_reason()} (nothing will be dispatched)")
+    )
+    problems = config.operational_problems()
+    if problems:
+        checks += [
+            Check("setting", False, p, "set it in the environment or the --config file")
+            for p in problems
+        ]
+        return checks
+    http = wiring.http_client(config)
+    with http:
+        tracker, _ci = wiring.tracker_and_ci(config, http)
+        checks.append(
+            _attempt(
+                "tracker login",
+                lambda: f"{config.tracker_kind} at {config.tracker_api_url} as {tracker.bot_login()}",
+                "check AFK_TRACKER_URL and AFK_TRACKER_TOKEN (or set AFK_BOT_LOGIN for an app token)",
+            )
+        )
+        labels = (config.label_ready, config.label_in_progress, config.label_human)
+        for repo in config.allowlist:
+            checks.append(_labels_check(tracker.missing_labels, repo, labels))
+        if config.uses_vault:
+            bearer = wiring.t3_bearer(config)
+            checks.append(
+                _attempt(
+                    "Vault",
+                    lambda: f"read the T3 token from {_describe(bearer)}" if bearer() else "",
+                    "check AFK_VAULT_ADDR, AFK_VAULT_ROLE, AFK_VAULT_PATH and the pod's JWT",
+                )
+            )
+        runner = wiring.runner(config, http)
+
+        def t3_probe() -> str:
+            runner.snapshot()
+            return f"{config.t3_url} answered its snapshot"
+
+        checks.append(
+            _attempt("T3", t3_probe, "check AFK_T3_URL and the T3 token (orchestration:operate)")
+        )
+        checks.append(_slack_check(config))
+    return checks
+
+
+def _labels_check(
+    missing: Callable[..., tuple[str, ...]], repo: object, labels: tuple[str, ...]
+) -> Check:
+    name = f"labels in {repo}"
+    try:
+        absent = missing(repo, labels)
+    except AfkError as exc:
+        return Check(name, False, str(exc), "is the repo spelled right and readable by the token?")
+    if absent:
+        return Check(name, False, f"missing: {', '.join(absent)}", "create these labels in the repo")
+    return Check(name, True, "all present: " + ", ".join(labels))
+
+
+def _describe(bearer: object) -> str:
+    describe = getattr(bearer, "describe", None)
+    return str(describe()) if callable(describe) else "token configured"
+
+
+def _slack_check(config: Config) -> Check:
+    from afk import wiring
+
+    notifier = wiring.notifier(config)
+    if notifier is None:
+        return Check("Slack", True, "not configured: escalations relabel only, no doorbell")
+    return _attempt(
+        "Slack",
+        notifier.auth_check,
+        "check AFK_SLACK_TOKEN + AFK_SLACK_CHANNEL or AFK_SLACK_WEBHOOK_URL",
+    )

@@ -1,0 +1,39 @@
+"""The ports a tick needs, and the bounded fan-out both ticks share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from afk.core.ports import AgentRunner, CiSource, Notifier, Tracker
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_WORKERS = 8
+"""Repos handled at once: enough to hide request latency across a fleet, few enough that a
+tick stays polite to a rate-limited forge."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    tracker: Tracker
+    ci: CiSource
+    runner: AgentRunner
+    notifier: Notifier | None = None
+    max_workers: int = MAX_WORKERS
+
+
+def fan_out(items: Iterable[T], work: Callable[[T], R], *, max_workers: int) -> list[R]:
+    """Run ``work`` over ``items`` concurrently, results in input order.
+
+    ``work`` must catch its own failures (it reports them): a failing item never cancels the
+    others. ``max_workers=1`` runs sequentially in this thread (benchmarks compare the two).
+    """
+    todo = list(items)
+    if max_workers <= 1 or len(todo) <= 1:
+        return [work(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
+        return list(pool.map(work, todo))

@@ -1,0 +1,212 @@
+"""The poll tick: find ready issues, plan, dispatch (or adopt), lock, write the run comment.
+
+Gather → decide → apply. Per enrolled repo (concurrently) it reads the ready and in-flight issues;
+the pure ``plan`` picks; the T3 snapshot is fetched once; each pick is then dispatched or adopted.
+
+Crash safety comes from the order of writes and the deterministic thread id, not from any state of
+afk's own: dispatch → lock → comment. A crash after dispatch leaves a thread the next poll finds
+in the snapshot and adopts (lock + comment only; the opening turn too if it never arrived). A
+failed dispatch leaves no lock. A crash after the lock leaves an in-flight issue whose comment the
+watch tick repairs. Two overlapping polls both compute the same thread id, and T3 refuses the
+second ``thread.create`` (409), which the loser reports as an adoption instead of a second thread;
+the CronJob's ``concurrencyPolicy: Forbid`` is the outer fence.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from afk.core import ids, phase_checklist
+from afk.core.config import Config
+from afk.core.dispatch_policy import Pick, Plan, plan
+from afk.core.ports import FleetView, RunComment
+from afk.core.prompt import build_prompt, opening_turn
+from afk.core.types import Issue, Phase, RepoRef, RunRecord
+from afk.errors import AfkError, Rejected
+from afk.loops.deps import Deps, fan_out
+from afk.loops.report import ActionName, ActionRow, Report, TickName
+
+TERMINAL = frozenset({Phase.CLOSED, Phase.ESCALATED})
+
+
+@dataclass(frozen=True, slots=True)
+class _RepoIssues:
+    repo: RepoRef
+    ready: list[Issue]
+    in_progress: list[Issue]
+
+
+def disarmed_report(tick: TickName, config: Config, *, dry_run: bool) -> Report | None:
+    """The zero-I/O answer when disarmed (``None`` when the tick should go on)."""
+    if config.armed or dry_run:
+        return None
+    report = Report(tick=tick, armed=False, dry_run=False)
+    report.notes.append(config.disarmed_reason() or "disarmed")
+    return report
+
+
+def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = False) -> Report:
+    """One poll tick. Never raises for an operational failure: it is in the report."""
+    disarmed = disarmed_report("poll", config, dry_run=dry_run)
+    if disarmed is not None:
+        return disarmed
+    report = Report(tick="poll", armed=config.armed, dry_run=dry_run)
+    if not config.armed:
+        report.notes.append(f"{config.disarmed_reason()}; dry run: nothing will be written")
+
+    gathered = fan_out(
+        config.allowlist,
+        lambda repo: _gather(deps, config, repo, report),
+        max_workers=deps.max_workers,
+    )
+    repos = [g for g in gathered if g is not None]
+    decided = plan(
+        [issue for g in repos for issue in g.ready],
+        [issue for g in repos for issue in g.in_progress],
+        config.dispatch_policy(),
+    )
+    _report_skips(decided, report)
+    if decided.picks:
+        snapshot = _snapshot(deps, decided, report)
+        if snapshot is not None:
+            fan_out(
+                decided.picks,
+                lambda pick: _start(deps, config, pick, snapshot, now, report, dry_run=dry_run),
+                max_workers=deps.max_workers,
+            )
+    report.sort()
+    return report
+
+
+def _gather(deps: Deps, config: Config, repo: RepoRef, report: Report) -> _RepoIssues | None:
+    try:
+        labels = (config.label_ready, config.label_in_progress, config.label_human)
+        missing = deps.tracker.missing_labels(repo, labels)
+        if missing:
+            report.fail(repo, f"labels missing in {repo}: {', '.join(missing)} (create them)")
+            return None
+        ready = _own(repo, deps.tracker.list_issues(repo, config.label_ready))
+        in_progress = _own(repo, deps.tracker.list_issues(repo, config.label_in_progress))
+        if config.trusted_labelers is not None:
+            ready = [_with_labeler(deps, config, issue) for issue in ready]
+    except AfkError as exc:
+        report.fail(repo, str(exc))
+        return None
+    except Exception as exc:  # a bug must not stop the other repos
+        report.fail(repo, f"internal error: {type(exc).__name__}")
+        return None
+    return _RepoIssues(repo, ready, in_progress)
+
+
+def _own(repo: RepoRef, issues: list[Issue]) -> list[Issue]:
+    """The allowlist fence: whatever the tracker returns, only this repo's issues are kept."""
+    return [issue for issue in issues if issue.repo == repo]
+
+
+def _with_labeler(deps: Deps, config: Config, issue: Issue) -> Issue:
+    if issue.has_label(config.label_in_progress):
+        return issue  # in flight: not a candidate, no need to ask
+    labeler = deps.tracker.label_applier(issue.repo, issue.number, config.label_ready)
+    return replace(issue, trigger_labeler=labeler)
+
+
+def _report_skips(decided: Plan, report: Report) -> None:
+    for skip in decided.skips:
+        report.act(
+            ActionRow(
+                repo=skip.issue.repo, issue=skip.issue.number, action="skip", reason=skip.detail
+            )
+        )
+
+
+def _snapshot(deps: Deps, decided: Plan, report: Report) -> FleetView | None:
+    try:
+        return deps.runner.snapshot()
+    except AfkError as exc:
+        for pick in decided.picks:
+            report.fail(pick.issue.repo, f"T3 snapshot failed: {exc}", pick.issue.number)
+        return None
+
+
+def _start(
+    deps: Deps,
+    config: Config,
+    pick: Pick,
+    snapshot: FleetView,
+    now: datetime,
+    report: Report,
+    *,
+    dry_run: bool,
+) -> None:
+    issue = pick.issue
+    started = time.perf_counter()
+    try:
+        comment = deps.tracker.find_run_comment(issue.repo, issue.number)
+        previous = phase_checklist.parse(comment.body) if comment else None
+        attempt = _attempt(previous)
+        thread = ids.thread_id(issue.repo, issue.number, attempt)
+        action, reason = _dispatch_or_adopt(
+            deps, pick, thread, snapshot, attempt, dry_run=dry_run
+        )
+        if not dry_run:
+            deps.tracker.add_label(issue.repo, issue.number, config.label_in_progress)
+            record = RunRecord(
+                thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now
+            )
+            _write_comment(deps, issue, comment, phase_checklist.render(record, issue))
+    except AfkError as exc:
+        report.fail(issue.repo, str(exc), issue.number)
+        return
+    except Exception as exc:  # a bug must not stop the other picks
+        report.fail(issue.repo, f"internal error: {type(exc).__name__}", issue.number)
+        return
+    report.act(
+        ActionRow(
+            repo=issue.repo,
+            issue=issue.number,
+            action=action,
+            reason=reason,
+            thread_id=thread,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+
+
+def _attempt(previous: RunRecord | None) -> int:
+    """A re-armed issue (its last run closed or escalated) starts the next attempt."""
+    if previous is None:
+        return 1
+    return previous.attempt + 1 if previous.phase in TERMINAL else previous.attempt
+
+
+def _dispatch_or_adopt(
+    deps: Deps, pick: Pick, thread: str, snapshot: FleetView, attempt: int, *, dry_run: bool
+) -> tuple[ActionName, str]:
+    issue = pick.issue
+    suffix = f" (attempt {attempt})" if attempt > 1 else ""
+    if snapshot.has_thread(thread):
+        if snapshot.has_opening_message(thread):
+            return "adopt", f"thread already running: lock and comment only{suffix}"
+        if not dry_run:
+            deps.runner.send_turn(thread, opening_turn(build_prompt(issue)))
+        return "adopt", f"thread existed without its opening turn: turn sent{suffix}"
+    if dry_run:
+        return "dispatch", pick.reason + suffix
+    try:
+        deps.runner.dispatch(
+            issue.repo, issue.number, build_prompt(issue), thread_id=thread, snapshot=snapshot
+        )
+    except Rejected as exc:
+        if exc.status != 409:
+            raise
+        return "adopt", f"another tick created the thread first: lock and comment only{suffix}"
+    return "dispatch", pick.reason + suffix
+
+
+def _write_comment(deps: Deps, issue: Issue, comment: RunComment | None, body: str) -> None:
+    if comment is None:
+        deps.tracker.create_comment(issue.repo, issue.number, body)
+    elif comment.body != body:
+        deps.tracker.edit_comment(issue.repo, comment.id, body)

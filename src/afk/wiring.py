@@ -1,0 +1,148 @@
+"""The one composition root: a ``Config`` becomes real adapters behind the loops' ports.
+
+Nothing happens at import time and nothing here does I/O: clients are built, credentials are
+only read when a request needs them (bearer providers are called per request). Tests and the demo
+pass their own ``http`` client (a mock transport or a loopback fake) and Slack base URL; the CLI
+passes nothing.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from afk import __version__
+from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
+from afk.adapters.github import GitHubCi, GitHubTracker
+from afk.adapters.http import RetryPolicy
+from afk.adapters.secrets import EnvBearer, FileBearer, VaultBearer
+from afk.adapters.slack import SlackNotifier
+from afk.adapters.t3 import T3Client
+from afk.core.config import Config
+from afk.core.ports import BearerProvider, CiSource, Notifier, Tracker
+from afk.errors import ConfigError
+from afk.loops.deps import MAX_WORKERS, Deps
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def http_client(config: Config) -> httpx.Client:
+    """One pooled client for the tick: afk's User-Agent and the configured timeouts."""
+    timeout = config.http_timeout_seconds
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": f"afk/{__version__}"},
+        limits=httpx.Limits(max_connections=MAX_WORKERS * 2),
+        follow_redirects=False,
+    )
+
+
+def _bearer(
+    config: Config, *, value: object, file: object, variable: str
+) -> BearerProvider:
+    from pathlib import Path
+
+    if isinstance(file, Path):
+        return FileBearer(file)
+    if value is not None:
+        from pydantic import SecretStr
+
+        assert isinstance(value, SecretStr)
+        return EnvBearer(value, source=variable)
+    raise ConfigError(f"{variable} is not set", setting=variable)
+
+
+def tracker_bearer(config: Config) -> BearerProvider:
+    return _bearer(
+        config,
+        value=config.tracker_token,
+        file=config.tracker_token_file,
+        variable="AFK_TRACKER_TOKEN",
+    )
+
+
+def t3_bearer(config: Config) -> BearerProvider:
+    if config.t3_token is None and config.t3_token_file is None and config.uses_vault:
+        assert config.vault_addr and config.vault_role and config.vault_path
+        return VaultBearer(
+            config.vault_addr,
+            config.vault_role,
+            config.vault_mount,
+            config.vault_path,
+            jwt_path=config.vault_jwt_path,
+            timeout_s=config.http_timeout_seconds,
+        )
+    return _bearer(
+        config, value=config.t3_token, file=config.t3_token_file, variable="AFK_T3_TOKEN"
+    )
+
+
+def tracker_and_ci(config: Config, http: httpx.Client) -> tuple[Tracker, CiSource]:
+    url = config.tracker_api_url
+    if config.tracker_kind is None or url is None:
+        raise ConfigError(
+            "AFK_TRACKER_KIND and AFK_TRACKER_URL must be set", setting="AFK_TRACKER_KIND"
+        )
+    bearer = tracker_bearer(config)
+    retry = RetryPolicy(budget_s=config.http_retry_seconds)
+    if config.tracker_kind == "github":
+        return (
+            GitHubTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
+            GitHubCi(url, http=http, bearer=bearer, retry=retry),
+        )
+    return (
+        ForgejoTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
+        ForgejoCi(url, http=http, bearer=bearer, retry=retry),
+    )
+
+
+def runner(config: Config, http: httpx.Client) -> T3Client:
+    if config.t3_url is None:
+        raise ConfigError("AFK_T3_URL is not set", setting="AFK_T3_URL")
+    return T3Client(
+        config.t3_url,
+        http=http,
+        bearer=t3_bearer(config),
+        model=config.t3_model,
+        workspace_base=config.t3_workspace_base,
+        retry=RetryPolicy(budget_s=config.http_retry_seconds),
+    )
+
+
+def notifier(config: Config, *, slack_base_url: str | None = None) -> SlackNotifier | None:
+    """Slack is optional: ``None`` when neither a webhook nor a bot token + channel is set."""
+    timeout = config.http_timeout_seconds
+    if config.slack_webhook_url is not None:
+        return SlackNotifier.with_webhook(
+            config.slack_webhook_url.get_secret_value(), timeout_s=timeout
+        )
+    if config.slack_token is not None and config.slack_channel:
+        return SlackNotifier.with_bot(
+            config.slack_token.get_secret_value(),
+            config.slack_channel,
+            base_url=slack_base_url or SLACK_API_URL,
+            timeout_s=timeout,
+        )
+    return None
+
+
+def build(
+    config: Config,
+    *,
+    http: httpx.Client | None = None,
+    slack_base_url: str | None = None,
+    max_workers: int = MAX_WORKERS,
+) -> Deps:
+    """Real adapters for everything the caller did not inject."""
+    problems = config.operational_problems()
+    if problems:
+        raise ConfigError("; ".join(problems), setting=problems[0].split(" ", 1)[0])
+    client = http or http_client(config)
+    tracker, ci = tracker_and_ci(config, client)
+    slack: Notifier | None = notifier(config, slack_base_url=slack_base_url)
+    return Deps(
+        tracker=tracker,
+        ci=ci,
+        runner=runner(config, client),
+        notifier=slack,
+        max_workers=max_workers,
+    )
