@@ -24,7 +24,9 @@ import stamina
 from afk.errors import AuthFailed, BadResponse, NotFound, Rejected, ServiceError, Unavailable
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-_SECRETISH = re.compile(r"(?i)\b(bearer|token|authorization)(\s*[:=]?\s*)([^\s\"',;}]+)")
+_SECRETISH = re.compile(
+    r"(?i)\b(bearer|token|authorization|access_token|password)([\"']?\s*[:=]?\s*[\"']?)([^\s\"',;}]+)"
+)
 _MAX_DETAIL = 200
 
 
