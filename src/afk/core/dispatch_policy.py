@@ -1,0 +1,123 @@
+"""Which ready issues a poll tick dispatches, and why every other one waits.
+
+The plan is a pure function of what the tracker showed, so a dry run, a real tick and a test all
+agree; every ready issue comes back exactly once, picked or skipped with a reason a person can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from afk.core.types import Issue, Priority, RepoRef
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """The gates a pick must pass; ``trusted_labelers=None`` turns the labeler check off."""
+
+    allowlist: frozenset[RepoRef]
+    max_concurrent: int
+    label_in_progress: str
+    trusted_labelers: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    issue: Issue
+    reason: str
+
+
+class SkipReason(StrEnum):
+    IN_FLIGHT = "in_flight"
+    REPO_LOCKED = "repo_locked"
+    LOWER_PRIORITY = "lower_priority"
+    CAP_REACHED = "cap_reached"
+    NOT_ALLOWLISTED = "not_allowlisted"
+    UNTRUSTED_LABELER = "untrusted_labeler"
+
+
+@dataclass(frozen=True)
+class Skip:
+    issue: Issue
+    reason: SkipReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    picks: tuple[Pick, ...]
+    skips: tuple[Skip, ...]
+
+
+def rank(issue: Issue) -> tuple[Priority, datetime, int, str]:
+    """The dispatch order: priority, then oldest first; number and repo make the order total."""
+    return (issue.priority, issue.created_at, issue.number, str(issue.repo))
+
+
+def plan(ready: Sequence[Issue], in_progress: Sequence[Issue], policy: DispatchPolicy) -> Plan:
+    """Pick at most one issue per repo, within the global cap, best ranked first."""
+    in_flight = {_key(issue) for issue in in_progress}
+    in_flight |= {_key(i) for i in ready if i.has_label(policy.label_in_progress)}
+    lockers: dict[RepoRef, int] = {}
+    for repo, number in sorted(in_flight):
+        lockers.setdefault(repo, number)
+    trusted = _casefolded(policy.trusted_labelers)
+    picked: dict[RepoRef, Issue] = {}
+    picks: list[Pick] = []
+    skips: list[Skip] = []
+    for issue in sorted(_dedupe(ready), key=rank):
+        if issue.repo not in policy.allowlist:
+            skips.append(Skip(issue, SkipReason.NOT_ALLOWLISTED, f"{issue.repo} is not enrolled"))
+        elif _key(issue) in in_flight:
+            skips.append(Skip(issue, SkipReason.IN_FLIGHT, "a run is already in flight"))
+        elif trusted is not None and not _is_trusted(issue.trigger_labeler, trusted):
+            skips.append(Skip(issue, SkipReason.UNTRUSTED_LABELER, _untrusted(issue)))
+        elif issue.repo in lockers:
+            locker = lockers[issue.repo]
+            skips.append(Skip(issue, SkipReason.REPO_LOCKED, f"repo locked by #{locker}"))
+        elif issue.repo in picked:
+            better = picked[issue.repo].number
+            skips.append(Skip(issue, SkipReason.LOWER_PRIORITY, f"lower priority than #{better}"))
+        elif len(in_flight) + len(picks) >= policy.max_concurrent:
+            cap = policy.max_concurrent
+            skips.append(Skip(issue, SkipReason.CAP_REACHED, f"concurrency cap {cap} reached"))
+        else:
+            picked[issue.repo] = issue
+            picks.append(Pick(issue, _pick_reason(issue)))
+    return Plan(tuple(picks), tuple(skips))
+
+
+def _key(issue: Issue) -> tuple[RepoRef, int]:
+    return (issue.repo, issue.number)
+
+
+def _dedupe(issues: Iterable[Issue]) -> list[Issue]:
+    """One entry per (repo, number), the first seen: a listing may page twice over an issue."""
+    unique: dict[tuple[RepoRef, int], Issue] = {}
+    for issue in issues:
+        unique.setdefault(_key(issue), issue)
+    return list(unique.values())
+
+
+def _casefolded(logins: frozenset[str] | None) -> frozenset[str] | None:
+    """Both forges treat logins case-insensitively, so the comparison does too."""
+    return None if logins is None else frozenset(login.casefold() for login in logins)
+
+
+def _is_trusted(labeler: str | None, trusted: frozenset[str]) -> bool:
+    return labeler is not None and labeler.casefold() in trusted
+
+
+def _untrusted(issue: Issue) -> str:
+    if issue.trigger_labeler is None:
+        return "labeler unknown"
+    return f"ready label applied by {issue.trigger_labeler}, not a trusted labeler"
+
+
+def _pick_reason(issue: Issue) -> str:
+    priority = issue.priority
+    label = "unprioritised" if priority is Priority.NONE else priority.name
+    return f"{label}, oldest ready in {issue.repo}"
