@@ -91,7 +91,9 @@ def _load(config_path: Path | None) -> tuple[Config, EventLog]:
     return config, events
 
 
-def _tick(kind: Literal["poll", "watch"], *, dry_run: bool, as_json: bool, path: Path | None) -> None:
+def _tick(
+    kind: Literal["poll", "watch"], *, dry_run: bool, as_json: bool, path: Path | None
+) -> None:
     config, events = _load(path)
     from afk.loops.poller import disarmed_report
     from afk.render import report_json, report_text

@@ -53,8 +53,11 @@ def run_checks(config: Config) -> list[Check]:
         checks.append(
             _attempt(
                 "tracker login",
-                lambda: f"{config.tracker_kind} at {config.tracker_api_url} as {tracker.bot_login()}",
-                "check AFK_TRACKER_URL and AFK_TRACKER_TOKEN (or set AFK_BOT_LOGIN for an app token)",
+                lambda: (
+                    f"{config.tracker_kind} at {config.tracker_api_url} as {tracker.bot_login()}"
+                ),
+                "check AFK_TRACKER_URL and AFK_TRACKER_TOKEN "
+                "(or set AFK_BOT_LOGIN for an app token)",
             )
         )
         labels = (config.label_ready, config.label_in_progress, config.label_human)
@@ -91,7 +94,8 @@ def _labels_check(
     except AfkError as exc:
         return Check(name, False, str(exc), "is the repo spelled right and readable by the token?")
     if absent:
-        return Check(name, False, f"missing: {', '.join(absent)}", "create these labels in the repo")
+        hint = "create these labels in the repo"
+        return Check(name, False, f"missing: {', '.join(absent)}", hint)
     return Check(name, True, "all present: " + ", ".join(labels))
 
 

@@ -33,7 +33,7 @@ class AfkError(Exception):
 
 
 class ConfigError(AfkError):
-    """The configuration cannot be used; names the setting, the bad value (unless secret) and why."""
+    """The configuration cannot be used: names the setting, the bad value (unless secret), why."""
 
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)

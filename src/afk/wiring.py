@@ -36,9 +36,7 @@ def http_client(config: Config) -> httpx.Client:
     )
 
 
-def _bearer(
-    config: Config, *, value: object, file: object, variable: str
-) -> BearerProvider:
+def _bearer(config: Config, *, value: object, file: object, variable: str) -> BearerProvider:
     from pathlib import Path
 
     if isinstance(file, Path):
@@ -62,12 +60,11 @@ def tracker_bearer(config: Config) -> BearerProvider:
 
 def t3_bearer(config: Config) -> BearerProvider:
     if config.t3_token is None and config.t3_token_file is None and config.uses_vault:
-        assert config.vault_addr and config.vault_role and config.vault_path
         return VaultBearer(
-            config.vault_addr,
-            config.vault_role,
+            config.vault_addr or "",
+            config.vault_role or "",
             config.vault_mount,
-            config.vault_path,
+            config.vault_path or "",
             jwt_path=config.vault_jwt_path,
             timeout_s=config.http_timeout_seconds,
         )

@@ -112,9 +112,9 @@ bodies = st.lists(
 @given(title=st.text(max_size=30), body=bodies)
 def test_the_body_is_verbatim_and_cannot_close_its_fence(title: str, body: str) -> None:
     prompt = build_prompt(issue(title=title, body=body))
-    fence = fence_for(title + body)
+    fence = fence_for(f"Title: {title}\n\n{body}")
     assert f"{fence}untrusted-issue-text\nTitle: {title}\n\n{body}\n{fence}\n" in prompt
-    longest = max((len(run) for run in re.findall(r"`+", title + body)), default=0)
+    longest = max((len(run) for run in re.findall(r"`+", f"{title}\n{body}")), default=0)
     assert len(fence) > longest
     assert len(fence) >= 3
 

@@ -72,7 +72,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def server_message(response: httpx.Response, secrets: Iterable[str] = ()) -> str:
-    """The server's own explanation (a JSON ``message``/``error`` field, else the text), scrubbed."""
+    """The server's own words (a JSON ``message``/``error`` field, else the text), scrubbed."""
     try:
         payload = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -173,9 +173,7 @@ def request(
             wait_jitter=policy.wait_jitter_s,
         ):
             with attempt:
-                response = http.request(
-                    method, url, headers=headers, params=params, json=json_body
-                )
+                response = http.request(method, url, headers=headers, params=params, json=json_body)
                 if _is_transient(response):
                     raise _RetryableStatus(response)
     except _RetryableStatus as exc:

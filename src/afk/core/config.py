@@ -83,9 +83,7 @@ def _repos(value: object) -> tuple[RepoRef, ...]:
             try:
                 repo = RepoRef.parse(item)
             except ValueError:
-                raise ValueError(
-                    f"entry {item!r} is not an exact owner/name repository"
-                ) from None
+                raise ValueError(f"entry {item!r} is not an exact owner/name repository") from None
         else:
             raise ValueError(f"entry {item!r} is not an owner/name string")
         if repo not in repos:
@@ -175,12 +173,11 @@ class Config(BaseSettings):
     @classmethod
     def _collect_warnings(cls, data: Any, handler: Any) -> Any:
         warnings: list[str] = []
-        if isinstance(data, dict) and "kill_switch" in data:
-            if _parse_bool(data["kill_switch"]) is None:
-                warnings.append(
-                    f"AFK_KILL_SWITCH={data['kill_switch']!r} is not a boolean "
-                    "(use true or false): the kill switch stays ON"
-                )
+        if isinstance(data, dict) and _parse_bool(data.get("kill_switch", True)) is None:
+            warnings.append(
+                f"AFK_KILL_SWITCH={data['kill_switch']!r} is not a boolean "
+                "(use true or false): the kill switch stays ON"
+            )
         model = handler(data)
         object.__setattr__(model, "_afk_warnings", tuple(warnings))
         return model

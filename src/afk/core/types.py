@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})"
 _REPO_RE = re.compile(rf"^({_NAME})/({_NAME})$")
@@ -92,7 +92,7 @@ class Issue:
         return f"{self.repo}#{self.number}"
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     """Where a run is in its lifecycle, as afk last recorded it in the run comment."""
 
     DISPATCHED = "dispatched"
@@ -107,7 +107,7 @@ class Phase(str, Enum):
     ESCALATED = "escalated"
 
 
-class AgentPhase(str, Enum):
+class AgentPhase(StrEnum):
     """The phases an agent may report with an ``AFK-PHASE:`` line (the rest afk verifies itself)."""
 
     TESTS_RED = "tests-red"
@@ -123,7 +123,7 @@ class AgentReport:
     sha: str | None = None
 
 
-class EscalationReason(str, Enum):
+class EscalationReason(StrEnum):
     AGENT_FAILED = "agent_failed"
     FIX_FORWARD_EXHAUSTED = "fix_forward_exhausted"
     DEPLOY_FAILED = "deploy_failed"
@@ -151,7 +151,7 @@ class RunRecord:
     v: int = 1
 
 
-class ThreadLiveness(str, Enum):
+class ThreadLiveness(StrEnum):
     """T3's view of the agent thread, mapped by one pure function (see T3_CONTRACT.md)."""
 
     STARTING = "starting"
@@ -163,7 +163,7 @@ class ThreadLiveness(str, Enum):
     UNKNOWN = "unknown"
 
 
-class CiStatus(str, Enum):
+class CiStatus(StrEnum):
     PENDING = "pending"
     PASSED = "passed"
     FAILED = "failed"
@@ -188,7 +188,7 @@ class CiState:
     checks: tuple[CiCheck, ...] = ()
 
 
-class DeployStatus(str, Enum):
+class DeployStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

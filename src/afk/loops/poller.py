@@ -147,14 +147,10 @@ def _start(
         previous = phase_checklist.parse(comment.body) if comment else None
         attempt = _attempt(previous)
         thread = ids.thread_id(issue.repo, issue.number, attempt)
-        action, reason = _dispatch_or_adopt(
-            deps, pick, thread, snapshot, attempt, dry_run=dry_run
-        )
+        action, reason = _dispatch_or_adopt(deps, pick, thread, snapshot, attempt, dry_run=dry_run)
         if not dry_run:
             deps.tracker.add_label(issue.repo, issue.number, config.label_in_progress)
-            record = RunRecord(
-                thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now
-            )
+            record = RunRecord(thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now)
             _write_comment(deps, issue, comment, phase_checklist.render(record, issue))
     except AfkError as exc:
         report.fail(issue.repo, str(exc), issue.number)

@@ -148,7 +148,8 @@ class _Watcher:
             reason = record.escalation or EscalationReason.AGENT_FAILED
             action = Escalate(reason, "finishing an interrupted escalation")
             self._escalate(issue, comment, record, record, action)
-            return self._row(issue, "escalate", f"{reason.value}: {action.detail}", record.thread_id)
+            detail = f"{reason.value}: {action.detail}"
+            return self._row(issue, "escalate", detail, record.thread_id)
         return self._decide(issue, comment, record)
 
     def _without_comment(self, issue: Issue) -> ActionRow:
@@ -277,7 +278,8 @@ class _Watcher:
         try:
             notifier.escalate(notice)
         except NotifyError as exc:
-            self.report.fail(issue.repo, f"Slack doorbell failed (not retried): {exc}", issue.number)
+            error = f"Slack doorbell failed (not retried): {exc}"
+            self.report.fail(issue.repo, error, issue.number)
 
     def _relabel_for_human(self, issue: Issue) -> None:
         if self.dry_run:

@@ -34,7 +34,7 @@ _BASES: dict[str, tuple[str, str]] = {
 }
 
 
-class ContractViolation(Exception):  # noqa: N818 - reads as what it is
+class ContractViolation(Exception):
     """A request or response does not match the official description."""
 
 
@@ -70,7 +70,7 @@ def _mock_request(forge: Forge, request: httpx.Request, api_path: str) -> Any:
 
     host, prefix = _BASES[forge]
     args = dict(parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True))
-    headers = {k: v for k, v in request.headers.items()}
+    headers = dict(request.headers.items())
     content_type = request.headers.get("content-type", "application/json").split(";")[0]
     return MockRequest(
         host,

@@ -100,7 +100,7 @@ class FakeSlack:
 
     def __init__(
         self,
-        token: str = "xoxb-test-token",  # noqa: S107 - the fake's own test credential
+        token: str = "xoxb-test-token",
         channel: str = "C0AFK",
         *,
         webhook_path: str = "/services/T0AFK/B0AFK/fakehooksecret",

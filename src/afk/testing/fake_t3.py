@@ -30,7 +30,7 @@ TurnState = Literal["running", "interrupted", "completed", "error"]
 Role = Literal["user", "assistant", "system"]
 SessionStatus = Literal["idle", "starting", "running", "ready", "interrupted", "stopped", "error"]
 
-DEFAULT_TOKEN = "t3-test-token"  # noqa: S105 - a placeholder the fake accepts, not a credential
+DEFAULT_TOKEN = "t3-test-token"
 SNAPSHOT_PATH = "/api/orchestration/snapshot"
 DISPATCH_PATH = "/api/orchestration/dispatch"
 _ROUTES = {SNAPSHOT_PATH: "GET", DISPATCH_PATH: "POST"}

@@ -21,7 +21,7 @@ import httpx
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class DropConnection(Exception):  # noqa: N818 - it is a signal, not an error
+class DropConnection(Exception):
     """Raised by a fake's handler: close the connection without a reply."""
 
 
@@ -53,7 +53,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read the fakes' own records, not access logs."""
 
     def _serve(self) -> None:
@@ -85,7 +85,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(content)
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
 
 
 @contextlib.contextmanager

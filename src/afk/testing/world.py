@@ -250,7 +250,9 @@ class World:
         """A CI result for ``sha``: a commit status (both forges afk reads them)."""
         self.state.set_status(repo, sha, context, state, **kw)
 
-    def deploy(self, repo: str, sha: str, state: str, *, context: str = "deploy/production") -> None:
+    def deploy(
+        self, repo: str, sha: str, state: str, *, context: str = "deploy/production"
+    ) -> None:
         if self.kind == "github":
             deployment = self.state.add_deployment(repo, sha=sha, environment=context)
             self.state.add_deployment_status(repo, deployment.id, state)
