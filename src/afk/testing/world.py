@@ -162,9 +162,11 @@ class World:
     def env(self, **overrides: Any) -> dict[str, str]:
         """The same settings as ``AFK_*`` variables, for a subprocess running the real CLI."""
         env = {f"AFK_{k.upper()}": str(v) for k, v in self.settings(**overrides).items()}
-        if self.slack_url is not None and "AFK_SLACK_TOKEN" in env:
-            env.pop("AFK_SLACK_TOKEN")  # the CLI would post to slack.com: use the webhook form
+        if self.slack is not None and self.slack_url is not None and "AFK_SLACK_TOKEN" in env:
+            # The CLI's bot client would post to slack.com: a subprocess uses the webhook form.
+            env.pop("AFK_SLACK_TOKEN")
             env.pop("AFK_SLACK_CHANNEL")
+            env["AFK_SLACK_WEBHOOK_URL"] = f"{self.slack_url}{self.slack.webhook_path}"
         return env
 
     def config(self, **overrides: Any) -> Config:
