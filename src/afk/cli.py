@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 if TYPE_CHECKING:
+    import httpx
+
     from afk.core.config import Config
+    from afk.loops.deps import Deps
     from afk.loops.report import Report
     from afk.render import EventLog
 
@@ -116,19 +119,27 @@ def _run_armed(
     from datetime import UTC, datetime
 
     from afk import wiring
-    from afk.errors import ConfigError
     from afk.loops.poller import poll_tick
     from afk.loops.watcher import watch_tick
 
+    with wiring.http_client(config) as http:
+        deps = _build(config, http)
+        if dry_run and not config.armed:
+            events.emit(f"{config.disarmed_reason()}; dry run only", tick=kind)
+        tick = poll_tick if kind == "poll" else watch_tick
+        return tick(deps, config, now=datetime.now(UTC), dry_run=dry_run)
+
+
+def _build(config: Config, http: httpx.Client) -> Deps:
+    """The adapters, or exit 2 naming what configuration is missing."""
+    from afk import wiring
+    from afk.errors import ConfigError
+
     try:
-        deps = wiring.build(config)
+        return wiring.build(config, http=http)
     except ConfigError as exc:
         typer.echo(f"afk: configuration error: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    if dry_run and not config.armed:
-        events.emit(f"{config.disarmed_reason()}; dry run only", tick=kind)
-    tick = poll_tick if kind == "poll" else watch_tick
-    return tick(deps, config, now=datetime.now(UTC), dry_run=dry_run)
 
 
 @app.command()
@@ -150,17 +161,12 @@ def status(as_json: AsJson = False, config: ConfigPath = None) -> None:
     from datetime import UTC, datetime
 
     from afk import wiring
-    from afk.errors import ConfigError
     from afk.loops.status import in_flight
     from afk.render import status_json, status_text
 
     loaded, _events = _load(config)
-    try:
-        deps = wiring.build(loaded)
-    except ConfigError as exc:
-        typer.echo(f"afk: configuration error: {exc}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    result = in_flight(deps, loaded, now=datetime.now(UTC))
+    with wiring.http_client(loaded) as http:
+        result = in_flight(_build(loaded, http), loaded, now=datetime.now(UTC))
     typer.echo(status_json(result) if as_json else status_text(result))
     raise typer.Exit(EXIT_FAILED if result.errors else EXIT_OK)
 

@@ -22,8 +22,6 @@ from afk.core.ports import BearerProvider, CiSource, Notifier, Tracker
 from afk.errors import ConfigError
 from afk.loops.deps import MAX_WORKERS, Deps
 
-SLACK_API_URL = "https://slack.com/api/"
-
 
 def http_client(config: Config) -> httpx.Client:
     """One pooled client for the tick: afk's User-Agent and the configured timeouts."""
@@ -105,7 +103,7 @@ def runner(config: Config, http: httpx.Client) -> T3Client:
     )
 
 
-def notifier(config: Config, *, slack_base_url: str | None = None) -> SlackNotifier | None:
+def notifier(config: Config) -> SlackNotifier | None:
     """Slack is optional: ``None`` when neither a webhook nor a bot token + channel is set."""
     timeout = config.http_timeout_seconds
     if config.slack_webhook_url is not None:
@@ -116,7 +114,7 @@ def notifier(config: Config, *, slack_base_url: str | None = None) -> SlackNotif
         return SlackNotifier.with_bot(
             config.slack_token.get_secret_value(),
             config.slack_channel,
-            base_url=slack_base_url or SLACK_API_URL,
+            base_url=config.slack_api_url,
             timeout_s=timeout,
         )
     return None
@@ -125,21 +123,19 @@ def notifier(config: Config, *, slack_base_url: str | None = None) -> SlackNotif
 def build(
     config: Config,
     *,
-    http: httpx.Client | None = None,
-    slack_base_url: str | None = None,
+    http: httpx.Client,
     max_workers: int = MAX_WORKERS,
 ) -> Deps:
-    """Real adapters for everything the caller did not inject."""
+    """Real adapters over ``http`` (the caller owns and closes it: see ``http_client``)."""
     problems = config.operational_problems()
     if problems:
         raise ConfigError("; ".join(problems), setting=problems[0].split(" ", 1)[0])
-    client = http or http_client(config)
-    tracker, ci = tracker_and_ci(config, client)
-    slack: Notifier | None = notifier(config, slack_base_url=slack_base_url)
+    tracker, ci = tracker_and_ci(config, http)
+    slack: Notifier | None = notifier(config)
     return Deps(
         tracker=tracker,
         ci=ci,
-        runner=runner(config, client),
+        runner=runner(config, http),
         notifier=slack,
         max_workers=max_workers,
     )

@@ -11,6 +11,7 @@ statuses, so both are read and reduced together. Every call goes through ``afk.a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -185,12 +186,16 @@ class GitHubTracker(_GitHubApi):
     ) -> None:
         super().__init__(base_url, http, bearer, retry=retry or RetryPolicy())
         self._bot_login = bot_login or None
+        self._login_lock = threading.Lock()
         self._labels: dict[RepoRef, dict[str, str]] = {}
 
     def bot_login(self) -> str:
-        if self._bot_login is None:
-            self._bot_login = self._ask_login()
-        return self._bot_login
+        """Asked once per instance: a tick's concurrent workers wait for the first answer
+        instead of each spending a request of the rate limit on the same question."""
+        with self._login_lock:
+            if self._bot_login is None:
+                self._bot_login = self._ask_login()
+            return self._bot_login
 
     def _ask_login(self) -> str:
         operation = "read the authenticated user"

@@ -134,6 +134,7 @@ class Config(BaseSettings):
     slack_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_webhook_url: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
 
     # Vault (optional: the T3 bearer from KV v2 via Kubernetes auth)
     vault_addr: str | None = None
@@ -159,6 +160,13 @@ class Config(BaseSettings):
     http_timeout_seconds: float = Field(10.0, gt=0, le=300)
     http_retry_seconds: float = Field(10.0, ge=0, le=300)
     log_format: Literal["json", "human"] | None = None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") + "/"
 
     @field_validator("tracker_url", "t3_url", "vault_addr")
     @classmethod

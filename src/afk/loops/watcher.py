@@ -8,7 +8,8 @@ Orders of writes, each chosen so a crash at any point converges on the next tick
 effect (the run comment is the journal):
 - fix-forward: record the corrected sha first, then send the turn. A crash in between loses that
   one corrective turn (the next tick sees the sha already corrected and, once the agent is idle,
-  escalates) but can never send it twice. A send that fails outright rolls the record back.
+  escalates) but can never send it twice. A send T3 refused with an error status rolls the
+  record back; a send with no answer (timeout, lost reply) keeps it, as it may have landed.
 - escalate: record ``notified`` first, then ring Slack, then relabel (add human, remove ready,
   remove in-progress). The doorbell rings at most once; the labels converge on the next tick.
 - close: record, remove ready (so nothing can re-dispatch it), close, remove in-progress.
@@ -41,7 +42,7 @@ from afk.core.types import (
     RunRecord,
     Wait,
 )
-from afk.errors import AfkError, NotifyError
+from afk.errors import AfkError, NotifyError, ServiceError
 from afk.loops.deps import Deps, fan_out
 from afk.loops.poller import TERMINAL, disarmed_report
 from afk.loops.report import ActionName, ActionRow, Report
@@ -221,10 +222,13 @@ class _Watcher:
             self.deps.runner.send_turn(
                 record.thread_id, build_fix_forward(action.sha, action.ci, action.deploy)
             )
-        except AfkError:
+        except AfkError as exc:
             # The turn surely did not start only when T3 said so; roll the journal back so the
             # next tick tries again. (A lost reply keeps the record: at most one turn per sha.)
-            self._write(issue, RunComment(comment.id, self._body(issue, after)), record)
+            # Fix (reliability suite, lost reply on this send): every failure used to roll
+            # back, so a turn that landed but whose reply was lost was sent a second time.
+            if _t3_refused(exc):
+                self._write(issue, RunComment(comment.id, self._body(issue, after)), record)
             raise
 
     def _close(
@@ -300,3 +304,17 @@ class _Watcher:
             self.tracker.create_comment(issue.repo, issue.number, body)
         elif comment.body != body:
             self.tracker.edit_comment(issue.repo, comment.id, body)
+
+
+_GATEWAY_LOST = frozenset({502, 504})
+
+
+def _t3_refused(exc: AfkError) -> bool:
+    """True when T3 itself answered with an error, so the command surely was not applied.
+
+    No status means no answer (a timeout, a dropped connection): the turn may have started. A
+    gateway's 502/504 means a proxy lost T3's answer, which is the same uncertainty.
+    """
+    return (
+        isinstance(exc, ServiceError) and exc.status is not None and exc.status not in _GATEWAY_LOST
+    )

@@ -156,31 +156,21 @@ class World:
         }
         if self.slack is not None:
             values.update(slack_token=SLACK_TOKEN, slack_channel=SLACK_CHANNEL)
+            if self.slack_url is not None:
+                values["slack_api_url"] = f"{self.slack_url}/api/"
         values.update(overrides)
         return values
 
     def env(self, **overrides: Any) -> dict[str, str]:
         """The same settings as ``AFK_*`` variables, for a subprocess running the real CLI."""
-        env = {f"AFK_{k.upper()}": str(v) for k, v in self.settings(**overrides).items()}
-        if self.slack is not None and self.slack_url is not None and "AFK_SLACK_TOKEN" in env:
-            # The CLI's bot client would post to slack.com: a subprocess uses the webhook form.
-            env.pop("AFK_SLACK_TOKEN")
-            env.pop("AFK_SLACK_CHANNEL")
-            env["AFK_SLACK_WEBHOOK_URL"] = f"{self.slack_url}{self.slack.webhook_path}"
-        return env
+        return {f"AFK_{k.upper()}": str(v) for k, v in self.settings(**overrides).items()}
 
     def config(self, **overrides: Any) -> Config:
         return IsolatedConfig(**self.settings(**overrides))
 
     def deps(self, config: Config | None = None, *, max_workers: int = MAX_WORKERS) -> Deps:
         assert self._http is not None, "use the world as a context manager"
-        slack_base = f"{self.slack_url}/api/" if self.slack_url else None
-        return wiring.build(
-            config or self.config(),
-            http=self._http,
-            slack_base_url=slack_base,
-            max_workers=max_workers,
-        )
+        return wiring.build(config or self.config(), http=self._http, max_workers=max_workers)
 
     def poll(self, config: Config | None = None, *, dry_run: bool = False) -> Report:
         config = config or self.config()
