@@ -33,6 +33,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    epilog="Exit codes: 0 all went well (disarmed included), 1 an operation failed (the other "
+    "repos still ran), 2 configuration error (stderr names the variable).",
+    rich_markup_mode=None,  # plain help: importing rich's markup costs more than afk's whole start
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

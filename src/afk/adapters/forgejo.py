@@ -229,20 +229,20 @@ class ForgejoTracker(_ForgejoApi):
         self._bot_login = bot_login or None
         self._labels: dict[RepoRef, dict[str, int]] = {}
         self._lock = threading.Lock()
+        self._login_lock = threading.Lock()
 
     def bot_login(self) -> str:
-        with self._lock:
-            known = self._bot_login
-        if known is not None:
-            return known
-        operation = "read the authenticated user"
-        body = self._json("GET", f"{self._base}/user", operation=operation)
-        login = _field(body, "login", str, operation)
-        if not login:
-            raise _bad(operation, "the user has an empty login")
-        with self._lock:
-            self._bot_login = login
-        return str(login)
+        """Asked once per instance: a tick's concurrent workers wait for the first answer
+        instead of each spending a request on the same question."""
+        with self._login_lock:
+            if self._bot_login is None:
+                operation = "read the authenticated user"
+                body = self._json("GET", f"{self._base}/user", operation=operation)
+                login = _field(body, "login", str, operation)
+                if not login:
+                    raise _bad(operation, "the user has an empty login")
+                self._bot_login = str(login)
+            return self._bot_login
 
     # --- issues ---------------------------------------------------------------------------
 

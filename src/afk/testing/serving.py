@@ -51,6 +51,7 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every small reply waits ~40 ms for a delayed ACK
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
