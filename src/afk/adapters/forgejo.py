@@ -100,6 +100,19 @@ def _timestamp(text: Any, operation: str) -> datetime:
     return moment
 
 
+def _same_repo(repo: RepoRef, item: Any, operation: str) -> None:
+    """The allowlist fence at the edge: an issue must say it belongs to the repo asked about.
+
+    Fix (reliability suite, allowlist fence): an item of another repository in a listing was
+    taken as the asked repo's issue of the same number, so a foreign issue's text could drive
+    an agent in an enrolled repo, and afk labelled and commented an unrelated issue there.
+    """
+    meta = item.get("repository") if isinstance(item, dict) else None
+    named = meta.get("full_name") if isinstance(meta, dict) else None
+    if isinstance(named, str) and named.casefold() != str(repo).casefold():
+        raise _bad(operation, f"the reply holds an issue of another repository ({named})")
+
+
 def _list(body: Any, operation: str) -> list[Any]:
     """A JSON array; ``null`` is Forgejo's empty page (an empty timeline page, for one)."""
     if body is None:
@@ -255,7 +268,12 @@ class ForgejoTracker(_ForgejoApi):
             for item in items:
                 if not isinstance(item, dict):
                     raise _bad(operation, "an issue is not an object")
-                if item.get("pull_request") is not None or item.get("state", "open") != "open":
+                # Fix (reliability suite, wrong types): a non-string state used to drop the
+                # issue silently; a malformed listing is reported, like any other bad field.
+                state = item.get("state", "open")
+                if not isinstance(state, str):
+                    raise _bad(operation, "field 'state' has the wrong type")
+                if item.get("pull_request") is not None or state != "open":
                     continue
                 issue = self._issue(repo, item, operation)
                 if issue.has_label(label):
@@ -269,6 +287,7 @@ class ForgejoTracker(_ForgejoApi):
 
     @staticmethod
     def _issue(repo: RepoRef, item: Any, operation: str) -> Issue:
+        _same_repo(repo, item, operation)
         labels = _field(item, "labels", (list, type(None)), operation) or []
         names = tuple(_field(label, "name", str, operation) for label in labels)
         body = _field(item, "body", (str, type(None)), operation) if "body" in item else ""

@@ -338,6 +338,7 @@ class GitHubTracker(_GitHubApi):
 
 
 def _issue_of(repo: RepoRef, item: Any, operation: str) -> Issue:
+    _same_repo(repo, item, operation)
     labels: list[str] = []
     for label in _field(item, "labels", list, operation):
         if isinstance(label, str):
@@ -355,6 +356,23 @@ def _issue_of(repo: RepoRef, item: Any, operation: str) -> Issue:
         created_at=_timestamp(_field(item, "created_at", str, operation), operation),
         url=_field(item, "html_url", str, operation),
     )
+
+
+def _same_repo(repo: RepoRef, item: Any, operation: str) -> None:
+    """The allowlist fence at the edge: an issue must say it belongs to the repo asked about.
+
+    Fix (reliability suite, allowlist fence): an item of another repository in a listing was
+    taken as the asked repo's issue of the same number, so a foreign issue's text could drive
+    an agent in an enrolled repo, and afk labelled and commented an unrelated issue there.
+    ``repository_url`` is ``{api}/repos/{owner}/{name}``; a renamed repo fails here too, which
+    is right: the allowlist names repositories exactly.
+    """
+    url = item.get("repository_url") if isinstance(item, dict) else None
+    if not isinstance(url, str):
+        return
+    named = "/".join(httpx.URL(url).path.rstrip("/").split("/")[-2:])
+    if named.casefold() != str(repo).casefold():
+        raise _bad(operation, f"the reply holds an issue of another repository ({named})")
 
 
 # --- CI ------------------------------------------------------------------------------------

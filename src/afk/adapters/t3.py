@@ -20,7 +20,7 @@ from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request
 from afk.adapters.t3_snapshot import Snapshot, SnapshotError
 from afk.core import ids
 from afk.core.ports import BearerProvider, FleetView
-from afk.core.prompt import opening_turn
+from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE, opening_turn
 from afk.core.types import RepoRef
 from afk.errors import T3AuthError, T3BadResponse, T3Error, T3Rejected, T3Unavailable
 
@@ -134,11 +134,30 @@ class T3Client:
             },
         )
         text = opening_turn(prompt)
-        self._command("dispatch", _turn(thread, text), texts=(prompt, text))
+        self._send(thread, text, caller="dispatch", texts=(prompt, text))
         return thread
 
     def send_turn(self, thread_id: str, text: str) -> None:
-        self._command("send_turn", _turn(thread_id, text), texts=(text,))
+        self._send(thread_id, text, caller="send_turn", texts=(text,))
+
+    def _send(self, thread_id: str, text: str, *, caller: str, texts: tuple[str, ...]) -> None:
+        """Start a turn; an opening turn (only it carries afk's preamble) is keyed by its thread.
+
+        Fix (reliability suite, overlapping polls): two ticks that both found the same thread
+        without its opening turn (or one creating it while another adopts it) each sent the
+        opening turn, so the agent got the issue twice. Now every copy of a thread's opening
+        turn carries the same ``commandId`` and ``messageId``: T3 keeps a receipt per
+        ``commandId`` and answers a repeat of an accepted command with its first sequence,
+        without applying it again (the strict fake answers 409, which the poller reads as
+        "another tick sent it"). Either way the agent gets its opening turn at most once.
+        Follow-up turns keep fresh ids: a repeat of one is never wanted to be swallowed.
+        """
+        command_id = None
+        turn = _turn(thread_id, text)
+        if text.startswith(ISSUE_IMPLEMENTER_PREAMBLE):
+            command_id = _opening_id(thread_id, "command")
+            turn["message"]["messageId"] = _opening_id(thread_id, "message")
+        self._command(caller, turn, texts=texts, command_id=command_id)
 
     def _command(
         self,
@@ -147,12 +166,13 @@ class T3Client:
         *,
         conflict_ok: bool = False,
         texts: Iterable[str] = (),
+        command_id: str | None = None,
     ) -> int | None:
         """POST one command; returns its sequence, or None for a tolerated 409."""
         operation = f"{caller} {fields['type']}"
         command = {
             **fields,
-            "commandId": str(uuid.uuid4()),
+            "commandId": command_id or str(uuid.uuid4()),
             "createdAt": self._timestamp(),
         }
         token = self._bearer()
@@ -222,6 +242,11 @@ def _turn(thread_id: str, text: str) -> dict[str, Any]:
         "runtimeMode": RUNTIME_MODE,
         "interactionMode": INTERACTION_MODE,
     }
+
+
+def _opening_id(thread_id: str, what: str) -> str:
+    """The id of a thread's opening-turn command or message: the same for every copy."""
+    return str(uuid.uuid5(ids.NAMESPACE, f"afk-opening-{what}:{thread_id}"))
 
 
 def _sequence(payload: Any, operation: str) -> int:

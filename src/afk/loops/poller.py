@@ -8,8 +8,10 @@ afk's own: dispatch → lock → comment. A crash after dispatch leaves a thread
 in the snapshot and adopts (lock + comment only; the opening turn too if it never arrived). A
 failed dispatch leaves no lock. A crash after the lock leaves an in-flight issue whose comment the
 watch tick repairs. Two overlapping polls both compute the same thread id, and T3 refuses the
-second ``thread.create`` (409), which the loser reports as an adoption instead of a second thread;
-the CronJob's ``concurrencyPolicy: Forbid`` is the outer fence.
+second ``thread.create`` (409): the loser writes nothing and reports a skip, leaving the lock and
+comment to the winner. Every copy of a thread's opening turn carries the same command id, so two
+ticks repairing the same half-created thread deliver it once. The CronJob's
+``concurrencyPolicy: Forbid`` is the outer fence.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from afk.core.config import Config
 from afk.core.dispatch_policy import Pick, Plan, plan
 from afk.core.ports import FleetView, RunComment
 from afk.core.prompt import build_prompt, opening_turn
-from afk.core.types import Issue, Phase, RepoRef, RunRecord
+from afk.core.types import Issue, Phase, RepoRef, RunRecord, ThreadLiveness
 from afk.errors import AfkError, Rejected
 from afk.loops.deps import Deps, fan_out
 from afk.loops.report import ActionName, ActionRow, Report, TickName
@@ -67,15 +69,18 @@ def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fals
         [issue for g in repos for issue in g.in_progress],
         config.dispatch_policy(),
     )
-    _report_skips(decided, report)
-    if decided.picks:
-        snapshot = _snapshot(deps, decided, report)
-        if snapshot is not None:
-            fan_out(
-                decided.picks,
-                lambda pick: _start(deps, config, pick, snapshot, now, report, dry_run=dry_run),
-                max_workers=deps.max_workers,
-            )
+    snapshot = _snapshot(deps, decided, report) if decided.picks else None
+    picks: list[Pick] = []
+    if snapshot is not None:
+        ready = [issue for g in repos for issue in g.ready]
+        picks = _unlocked_runs_first(decided, ready, snapshot, config, report)
+    _report_skips(decided, report, taken={(p.issue.repo, p.issue.number) for p in picks})
+    if snapshot is not None:
+        fan_out(
+            picks,
+            lambda pick: _start(deps, config, pick, snapshot, now, report, dry_run=dry_run),
+            max_workers=deps.max_workers,
+        )
     report.sort()
     return report
 
@@ -112,13 +117,52 @@ def _with_labeler(deps: Deps, config: Config, issue: Issue) -> Issue:
     return replace(issue, trigger_labeler=labeler)
 
 
-def _report_skips(decided: Plan, report: Report) -> None:
+def _report_skips(decided: Plan, report: Report, *, taken: set[tuple[RepoRef, int]]) -> None:
     for skip in decided.skips:
+        if (skip.issue.repo, skip.issue.number) in taken:
+            continue  # picked after all (see _unlocked_runs_first)
         report.act(
             ActionRow(
                 repo=skip.issue.repo, issue=skip.issue.number, action="skip", reason=skip.detail
             )
         )
+
+
+_BUSY = frozenset({ThreadLiveness.RUNNING, ThreadLiveness.STARTING})
+
+
+def _unlocked_runs_first(
+    decided: Plan, ready: list[Issue], snapshot: FleetView, config: Config, report: Report
+) -> list[Pick]:
+    """Each pick, unless its repo holds a ready issue whose agent already runs without a lock.
+
+    Fix (reliability suite, a lock write failing after a dispatch): the agent kept working on
+    an unlocked issue, and a poll that then picked a more urgent issue of the same repo started
+    a second agent in the same checkout. That running issue is adopted (locked) first; the pick
+    waits for the repo. Only first attempts are recognised this way: a re-armed issue's earlier
+    threads are finished, so they cannot tell a run in flight from an old one.
+    """
+    picks: list[Pick] = []
+    for pick in decided.picks:
+        issue = pick.issue
+        orphan = next(
+            (
+                other
+                for other in ready
+                if other.repo == issue.repo
+                and other.number != issue.number
+                and not other.has_label(config.label_in_progress)
+                and snapshot.liveness(ids.thread_id(other.repo, other.number, 1)) in _BUSY
+            ),
+            None,
+        )
+        if orphan is None:
+            picks.append(pick)
+            continue
+        reason = f"repo busy: #{orphan.number}'s agent runs without its lock; adopting it first"
+        report.act(ActionRow(repo=issue.repo, issue=issue.number, action="skip", reason=reason))
+        picks.append(Pick(orphan, "its agent was running without a lock"))
+    return picks
 
 
 def _snapshot(deps: Deps, decided: Plan, report: Report) -> FleetView | None:
@@ -148,7 +192,7 @@ def _start(
         attempt = _attempt(previous)
         thread = ids.thread_id(issue.repo, issue.number, attempt)
         action, reason = _dispatch_or_adopt(deps, pick, thread, snapshot, attempt, dry_run=dry_run)
-        if not dry_run:
+        if not dry_run and action != "skip":
             deps.tracker.add_label(issue.repo, issue.number, config.label_in_progress)
             record = RunRecord(thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now)
             _write_comment(deps, issue, comment, phase_checklist.render(record, issue))
@@ -186,7 +230,12 @@ def _dispatch_or_adopt(
         if snapshot.has_opening_message(thread):
             return "adopt", f"thread already running: lock and comment only{suffix}"
         if not dry_run:
-            deps.runner.send_turn(thread, opening_turn(build_prompt(issue)))
+            try:
+                deps.runner.send_turn(thread, opening_turn(build_prompt(issue)))
+            except Rejected as exc:
+                if exc.status != 409:
+                    raise
+                return "skip", f"another tick is sending its opening turn{suffix}"
         return "adopt", f"thread existed without its opening turn: turn sent{suffix}"
     if dry_run:
         return "dispatch", pick.reason + suffix
@@ -197,7 +246,10 @@ def _dispatch_or_adopt(
     except Rejected as exc:
         if exc.status != 409:
             raise
-        return "adopt", f"another tick created the thread first: lock and comment only{suffix}"
+        # Fix (reliability suite, overlapping polls): the loser used to stamp the lock and
+        # write a second run comment next to the winner's. The tick that created the thread
+        # writes both; if it died, the next poll adopts the thread and writes them then.
+        return "skip", f"another tick is dispatching it (its thread exists){suffix}"
     return "dispatch", pick.reason + suffix
 
 
