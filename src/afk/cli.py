@@ -101,7 +101,7 @@ def _tick(
     kind: Literal["poll", "watch"], *, dry_run: bool, as_json: bool, path: Path | None
 ) -> None:
     config, events = _load(path)
-    from afk.loops.poller import disarmed_report
+    from afk.loops.report import disarmed_report
     from afk.render import report_json, report_text
 
     started = time.perf_counter()

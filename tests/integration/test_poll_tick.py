@@ -154,12 +154,17 @@ def test_one_failing_repo_does_not_stop_the_other(world: World) -> None:
     assert {(r, a) for r, _, a in actions(report)} == {(W, "dispatch"), (G, "dispatch")}
 
 
-def test_a_repo_without_afks_labels_is_refused_with_a_clear_error(world: World) -> None:
+def test_a_repo_without_afks_labels_is_refused_before_any_dispatch(world: World) -> None:
+    """Checked only when the repo is about to get a run: idle repos pay no read for it."""
     world.state.add_repo("acme/bare")
+    world.state.add_label("acme/bare", "ready-for-agent")
+    world.ready_issue("acme/bare", "ready, but afk cannot lock it")
     report = world.poll(world.config(allowlist="acme/bare"))
     assert report.exit_code == 1
-    assert "ready-for-agent" in report.errors[0].error
+    assert "agent-in-progress" in report.errors[0].error
+    assert "ready-for-human" in report.errors[0].error
     assert world.forge.writes == []
+    assert world.t3.commands == []
 
 
 def test_an_untrusted_labeler_is_skipped_with_the_reason(world: World) -> None:
@@ -189,6 +194,7 @@ def test_a_rearmed_issue_starts_the_next_attempt_in_the_same_comment(world: Worl
     assert record is not None and record.attempt == 2
     bot_comments = [c for c in world.state.comments(W, number) if c.user == BOT]
     assert len(bot_comments) == 1
+    assert "ready-for-human" not in world.labels(W, number)  # the hand-off is over
 
 
 def test_a_marker_planted_by_someone_else_is_ignored_and_never_edited(world: World) -> None:

@@ -112,14 +112,12 @@ def test_a_small_poll_costs_exactly_this(world: World) -> None:
     assert commands == {"project.create": 2, "thread.create": 2, "thread.turn.start": 2}
 
 
-def test_an_idle_poll_reads_three_pages_per_repo_and_never_asks_t3(world: World) -> None:
+def test_an_idle_poll_reads_two_pages_per_repo_and_never_asks_t3(world: World) -> None:
+    """The repo's labels are checked only when it is about to get a run."""
     reset(world)
     report = poll(world)
     assert report.actions == []
-    assert shape(world.forge.requests) == {
-        "GET /repos/{repo}/labels": 2,
-        "GET /repos/{repo}/issues": 4,
-    }
+    assert shape(world.forge.requests) == {"GET /repos/{repo}/issues": 4}
     assert world.forge.writes == []
     assert world.t3.requests == []
 
@@ -226,7 +224,8 @@ def test_an_unchanged_watch_tick_writes_nothing(world: World) -> None:
     assert world.forge.writes == []
     assert world.t3.commands == []
     assert world.t3.requests == [SNAPSHOT]
-    assert reads(world) == (8 if world.kind == "github" else 7)  # as above, less the writes
+    # as above, less the writes and the sha's existence (the record verified it already)
+    assert reads(world) == (7 if world.kind == "github" else 6)
 
 
 def test_a_watch_with_nothing_in_flight_lists_each_repo_and_skips_t3(world: World) -> None:
@@ -236,3 +235,18 @@ def test_a_watch_with_nothing_in_flight_lists_each_repo_and_skips_t3(world: Worl
     assert report.actions == []
     assert shape(world.forge.requests) == {"GET /repos/{repo}/issues": 2}
     assert world.t3.requests == []
+
+
+def test_trusted_labelers_are_asked_about_only_until_a_trusted_pick(world: World) -> None:
+    """Three ready issues per repo, the best ranked labelled by a trusted human: one timeline
+    read per repo, not one per issue; a locked repo asks nothing."""
+    ready(world, 3)
+    reset(world)
+    poll(world, world.config(trusted_labelers="alice"))
+    timeline = "GET /repos/{repo}/issues/{n}/" + (
+        "events" if world.kind == "github" else "timeline"
+    )
+    assert shape(world.forge.requests)[timeline] == len(REPOS)
+    reset(world)
+    poll(world, world.config(trusted_labelers="alice"))  # both repos are locked now
+    assert shape(world.forge.requests)[timeline] == 0

@@ -73,14 +73,16 @@ def plan(ready: Sequence[Issue], in_progress: Sequence[Issue], policy: DispatchP
             skips.append(Skip(issue, SkipReason.NOT_ALLOWLISTED, f"{issue.repo} is not enrolled"))
         elif _key(issue) in in_flight:
             skips.append(Skip(issue, SkipReason.IN_FLIGHT, "a run is already in flight"))
-        elif trusted is not None and not _is_trusted(issue.trigger_labeler, trusted):
-            skips.append(Skip(issue, SkipReason.UNTRUSTED_LABELER, _untrusted(issue)))
         elif issue.repo in lockers:
             locker = lockers[issue.repo]
             skips.append(Skip(issue, SkipReason.REPO_LOCKED, f"repo locked by #{locker}"))
         elif issue.repo in picked:
             better = picked[issue.repo].number
             skips.append(Skip(issue, SkipReason.LOWER_PRIORITY, f"lower priority than #{better}"))
+        elif trusted is not None and not _is_trusted(issue.trigger_labeler, trusted):
+            # After the lock and priority checks, so the poller need only ask who labelled the
+            # issues that could still be picked (a timeline read each): see poller._labelers.
+            skips.append(Skip(issue, SkipReason.UNTRUSTED_LABELER, _untrusted(issue)))
         elif len(in_flight) + len(picks) >= policy.max_concurrent:
             cap = policy.max_concurrent
             skips.append(Skip(issue, SkipReason.CAP_REACHED, f"concurrency cap {cap} reached"))

@@ -22,13 +22,13 @@ from datetime import datetime
 
 from afk.core import ids, phase_checklist
 from afk.core.config import Config
-from afk.core.dispatch_policy import Pick, Plan, plan
+from afk.core.dispatch_policy import Pick, Plan, plan, rank
 from afk.core.ports import FleetView, RunComment
 from afk.core.prompt import build_prompt, opening_turn
 from afk.core.types import Issue, Phase, RepoRef, RunRecord, ThreadLiveness
 from afk.errors import AfkError, Rejected
 from afk.loops.deps import Deps, fan_out
-from afk.loops.report import ActionName, ActionRow, Report, TickName
+from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
 
 TERMINAL = frozenset({Phase.CLOSED, Phase.ESCALATED})
 
@@ -38,15 +38,6 @@ class _RepoIssues:
     repo: RepoRef
     ready: list[Issue]
     in_progress: list[Issue]
-
-
-def disarmed_report(tick: TickName, config: Config, *, dry_run: bool) -> Report | None:
-    """The zero-I/O answer when disarmed (``None`` when the tick should go on)."""
-    if config.armed or dry_run:
-        return None
-    report = Report(tick=tick, armed=False, dry_run=False)
-    report.notes.append(config.disarmed_reason() or "disarmed")
-    return report
 
 
 def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = False) -> Report:
@@ -87,15 +78,10 @@ def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fals
 
 def _gather(deps: Deps, config: Config, repo: RepoRef, report: Report) -> _RepoIssues | None:
     try:
-        labels = (config.label_ready, config.label_in_progress, config.label_human)
-        missing = deps.tracker.missing_labels(repo, labels)
-        if missing:
-            report.fail(repo, f"labels missing in {repo}: {', '.join(missing)} (create them)")
-            return None
         ready = _own(repo, deps.tracker.list_issues(repo, config.label_ready))
         in_progress = _own(repo, deps.tracker.list_issues(repo, config.label_in_progress))
         if config.trusted_labelers is not None:
-            ready = [_with_labeler(deps, config, issue) for issue in ready]
+            ready = _with_labelers(deps, config, ready, locked=bool(in_progress))
     except AfkError as exc:
         report.fail(repo, str(exc))
         return None
@@ -110,11 +96,23 @@ def _own(repo: RepoRef, issues: list[Issue]) -> list[Issue]:
     return [issue for issue in issues if issue.repo == repo]
 
 
-def _with_labeler(deps: Deps, config: Config, issue: Issue) -> Issue:
-    if issue.has_label(config.label_in_progress):
-        return issue  # in flight: not a candidate, no need to ask
-    labeler = deps.tracker.label_applier(issue.repo, issue.number, config.label_ready)
-    return replace(issue, trigger_labeler=labeler)
+def _with_labelers(deps: Deps, config: Config, ready: list[Issue], *, locked: bool) -> list[Issue]:
+    """Ask who applied the ready label only where the answer can matter (a timeline read each).
+
+    A locked repo picks nothing, and the plan skips every issue ranked below the repo's pick as
+    lower priority before it looks at labelers, so the issues are asked about in rank order
+    until the first trusted one. The rest keep an unknown labeler, which the plan never reaches.
+    """
+    if locked or any(issue.has_label(config.label_in_progress) for issue in ready):
+        return ready
+    trusted = {login.casefold() for login in config.trusted_labelers or ()}
+    checked: dict[int, Issue] = {}
+    for issue in sorted(ready, key=rank):
+        labeler = deps.tracker.label_applier(issue.repo, issue.number, config.label_ready)
+        checked[issue.number] = replace(issue, trigger_labeler=labeler)
+        if labeler is not None and labeler.casefold() in trusted:
+            break
+    return [checked.get(issue.number, issue) for issue in ready]
 
 
 def _report_skips(decided: Plan, report: Report, *, taken: set[tuple[RepoRef, int]]) -> None:
@@ -187,6 +185,14 @@ def _start(
     issue = pick.issue
     started = time.perf_counter()
     try:
+        # Checked only for a repo about to get a run (idle repos cost no read for it): a lock
+        # that cannot be stamped after a dispatch would leave an agent running unlocked.
+        labels = (config.label_ready, config.label_in_progress, config.label_human)
+        missing = deps.tracker.missing_labels(issue.repo, labels)
+        if missing:
+            names = ", ".join(missing)
+            report.fail(issue.repo, f"labels missing in {issue.repo}: {names} (create them)")
+            return
         comment = deps.tracker.find_run_comment(issue.repo, issue.number)
         previous = phase_checklist.parse(comment.body) if comment else None
         attempt = _attempt(previous)
@@ -194,6 +200,8 @@ def _start(
         action, reason = _dispatch_or_adopt(deps, pick, thread, snapshot, attempt, dry_run=dry_run)
         if not dry_run and action != "skip":
             deps.tracker.add_label(issue.repo, issue.number, config.label_in_progress)
+            if issue.has_label(config.label_human):  # re-armed by a human: the hand-off is over
+                deps.tracker.remove_label(issue.repo, issue.number, config.label_human)
             record = RunRecord(thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now)
             _write_comment(deps, issue, comment, phase_checklist.render(record, issue))
     except AfkError as exc:

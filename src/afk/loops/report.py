@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from afk.core.types import RepoRef
+
+if TYPE_CHECKING:
+    from afk.core.config import Config
 
 ActionName = Literal["dispatch", "adopt", "skip", "wait", "fix_forward", "close", "escalate"]
 TickName = Literal["poll", "watch"]
@@ -92,3 +95,15 @@ class Report:
             "actions": [row.to_json() for row in self.actions],
             "errors": [row.to_json() for row in self.errors],
         }
+
+
+def disarmed_report(tick: TickName, config: Config, *, dry_run: bool) -> Report | None:
+    """The zero-I/O answer when disarmed (``None`` when the tick should go on).
+
+    It lives here, not in the poller, so a disarmed ``afk poll`` imports no loop at all.
+    """
+    if config.armed or dry_run:
+        return None
+    report = Report(tick=tick, armed=False, dry_run=False)
+    report.notes.append(config.disarmed_reason() or "disarmed")
+    return report

@@ -44,8 +44,8 @@ from afk.core.types import (
 )
 from afk.errors import AfkError, NotifyError, ServiceError
 from afk.loops.deps import Deps, fan_out
-from afk.loops.poller import TERMINAL, disarmed_report
-from afk.loops.report import ActionName, ActionRow, Report
+from afk.loops.poller import TERMINAL
+from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
 
 _LAST_REPORT_CHARS = 1500
 
@@ -181,7 +181,8 @@ class _Watcher:
         if report.sha is None:
             return observation
         ci = self.deps.ci
-        if not ci.sha_exists(issue.repo, report.sha):
+        # A sha the record holds was verified on an earlier tick: commits do not vanish.
+        if report.sha != record.sha and not ci.sha_exists(issue.repo, report.sha):
             return replace(observation, sha_exists=False)
         state = ci.ci_state(issue.repo, report.sha)
         deploy = None
