@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, quote
 
 import httpx
 
-from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request
+from afk.adapters.http import ErrorKinds, JsonApi, RetryPolicy, json_of
 from afk.core.phase_checklist import MARKER_PREFIX
 from afk.core.ports import BearerProvider, RunComment
 from afk.core.types import (
@@ -122,48 +122,16 @@ def _list(body: Any, operation: str) -> list[Any]:
     return body
 
 
-class _ForgejoApi:
-    """What the tracker and the CI source share: the bearer, JSON, and pagination."""
+class _ForgejoApi(JsonApi):
+    """What the tracker and the CI source share: the token scheme and pagination."""
 
-    def __init__(
-        self, base_url: str, http: httpx.Client, bearer: BearerProvider, *, retry: RetryPolicy
-    ) -> None:
-        self._base = base_url.rstrip("/")
-        self._http = http
-        self._bearer = bearer
-        self._retry = retry
+    kinds = KINDS
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"token {token}", "Accept": "application/json"}
 
     def _url(self, repo: RepoRef, tail: str) -> str:
         return f"{self._base}/repos/{quote(repo.owner)}/{quote(repo.name)}{tail}"
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        idempotent: bool = True,
-        params: dict[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> httpx.Response:
-        token = self._bearer()
-        return request(
-            self._http,
-            method,
-            url,
-            kinds=KINDS,
-            operation=operation,
-            policy=self._retry,
-            idempotent=idempotent,
-            secrets=(token,),
-            headers={"Authorization": f"token {token}", "Accept": "application/json"},
-            params=params,
-            json_body=json_body,
-        )
-
-    def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
-        response = self._call(method, url, operation=operation, **kwargs)
-        return json_of(response, kinds=KINDS, operation=operation)
 
     def _pages(
         self,

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request
+from afk.adapters.http import ErrorKinds, JsonApi, RetryPolicy, json_of
 from afk.core.ports import BearerProvider, RunComment
 from afk.core.types import (
     CiCheck,
@@ -84,58 +84,26 @@ def _timestamp(text: Any, operation: str) -> datetime:
         raise _bad(operation, "a timestamp is not ISO 8601") from None
 
 
-class _GitHubApi:
-    """What the tracker and the CI source share: headers, the bearer, JSON and pagination."""
+class _GitHubApi(JsonApi):
+    """What the tracker and the CI source share: GitHub's headers and pagination."""
+
+    kinds = KINDS
 
     def __init__(
-        self,
-        base_url: str,
-        http: httpx.Client,
-        bearer: BearerProvider,
-        *,
-        retry: RetryPolicy,
+        self, base_url: str, http: httpx.Client, bearer: BearerProvider, *, retry: RetryPolicy
     ) -> None:
-        self._base = base_url.rstrip("/")
+        super().__init__(base_url, http, bearer, retry=retry)
         self._origin = httpx.URL(self._base).copy_with(path="/", query=None, fragment=None)
-        self._http = http
-        self._bearer = bearer
-        self._retry = retry
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+        }
 
     def _url(self, repo: RepoRef, tail: str) -> str:
         return f"{self._base}/repos/{repo.owner}/{repo.name}{tail}"
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        idempotent: bool = True,
-        params: dict[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> httpx.Response:
-        token = self._bearer()
-        return request(
-            self._http,
-            method,
-            url,
-            kinds=KINDS,
-            operation=operation,
-            policy=self._retry,
-            idempotent=idempotent,
-            secrets=(token,),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-            },
-            params=params,
-            json_body=json_body,
-        )
-
-    def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
-        response = self._call(method, url, operation=operation, **kwargs)
-        return json_of(response, kinds=KINDS, operation=operation)
 
     def _pages(
         self, url: str, *, operation: str, params: dict[str, Any], items_key: str | None = None

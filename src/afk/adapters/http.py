@@ -223,3 +223,51 @@ def json_of(response: httpx.Response, *, kinds: ErrorKinds, operation: str) -> A
             status=response.status_code,
             detail="the body is not JSON" + (" (an HTML page)" if "<" in response.text[:1] else ""),
         ) from None
+
+
+class JsonApi:
+    """What every forge adapter shares: the bearer read afresh per request (tokens rotate), one
+    retried call through ``request``, and JSON bodies. Subclasses say how to authenticate."""
+
+    kinds: ErrorKinds
+
+    def __init__(
+        self, base_url: str, http: httpx.Client, bearer: Callable[[], str], *, retry: RetryPolicy
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._http = http
+        self._bearer = bearer
+        self._retry = retry
+
+    def _headers(self, token: str) -> dict[str, str]:
+        """The auth (and content negotiation) headers; each forge overrides with its scheme."""
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        idempotent: bool = True,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> httpx.Response:
+        token = self._bearer()
+        return request(
+            self._http,
+            method,
+            url,
+            kinds=self.kinds,
+            operation=operation,
+            policy=self._retry,
+            idempotent=idempotent,
+            secrets=(token,),
+            headers=self._headers(token),
+            params=params,
+            json_body=json_body,
+        )
+
+    def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
+        response = self._call(method, url, operation=operation, **kwargs)
+        return json_of(response, kinds=self.kinds, operation=operation)
