@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, quote
 import httpx
 
 from afk.adapters.http import ErrorKinds, JsonApi, RetryPolicy, json_of
+from afk.adapters.issue_comments import IssueComments
 from afk.core.phase_checklist import MARKER_PREFIX
 from afk.core.ports import BearerProvider, RunComment
 from afk.core.types import (
@@ -130,9 +131,6 @@ class _ForgejoApi(JsonApi):
     def _headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"token {token}", "Accept": "application/json"}
 
-    def _url(self, repo: RepoRef, tail: str) -> str:
-        return f"{self._base}/repos/{quote(repo.owner)}/{quote(repo.name)}{tail}"
-
     def _pages(
         self,
         url: str,
@@ -191,7 +189,7 @@ class _ForgejoApi(JsonApi):
         return page + 1 if count >= PAGE_SIZE else None
 
 
-class ForgejoTracker(_ForgejoApi):
+class ForgejoTracker(_ForgejoApi, IssueComments):
     """``Tracker`` over the Forgejo/Gitea REST API (``ports.Tracker``).
 
     ``base_url`` is the API base, e.g. ``https://git.example.com/api/v1``.
@@ -389,26 +387,6 @@ class ForgejoTracker(_ForgejoApi):
             if author is not None and author.casefold() == me and MARKER_PREFIX in text:
                 found.append(RunComment(id=_field(item, "id", int, operation), body=text))
         return min(found, key=lambda comment: comment.id, default=None)
-
-    def create_comment(self, repo: RepoRef, number: int, body: str) -> RunComment:
-        """Not retried once sent: the loop re-reads the comments before creating again."""
-        operation = f"comment on {repo}#{number}"
-        reply = self._json(
-            "POST",
-            self._url(repo, f"/issues/{number}/comments"),
-            operation=operation,
-            idempotent=False,
-            json_body={"body": body},
-        )
-        return RunComment(id=_field(reply, "id", int, operation), body=body)
-
-    def edit_comment(self, repo: RepoRef, comment_id: int, body: str) -> None:
-        self._call(
-            "PATCH",
-            self._url(repo, f"/issues/comments/{comment_id}"),
-            operation=f"edit comment {comment_id} in {repo}",
-            json_body={"body": body},
-        )
 
 
 class ForgejoCi(_ForgejoApi):

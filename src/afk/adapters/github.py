@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from afk.adapters.http import ErrorKinds, JsonApi, RetryPolicy, json_of
+from afk.adapters.issue_comments import IssueComments
 from afk.core.ports import BearerProvider, RunComment
 from afk.core.types import (
     CiCheck,
@@ -102,9 +103,6 @@ class _GitHubApi(JsonApi):
             "X-GitHub-Api-Version": API_VERSION,
         }
 
-    def _url(self, repo: RepoRef, tail: str) -> str:
-        return f"{self._base}/repos/{repo.owner}/{repo.name}{tail}"
-
     def _pages(
         self, url: str, *, operation: str, params: dict[str, Any], items_key: str | None = None
     ) -> Iterator[tuple[Any, list[Any]]]:
@@ -140,7 +138,7 @@ class _GitHubApi(JsonApi):
         return str(target)
 
 
-class GitHubTracker(_GitHubApi):
+class GitHubTracker(_GitHubApi, IssueComments):
     """``Tracker`` over GitHub's REST API (``ports.Tracker``)."""
 
     def __init__(
@@ -239,25 +237,6 @@ class GitHubTracker(_GitHubApi):
                 if RUN_MARKER in body:
                     mine.append(RunComment(id=_field(item, "id", int, operation), body=body))
         return min(mine, key=lambda c: c.id, default=None)
-
-    def create_comment(self, repo: RepoRef, number: int, body: str) -> RunComment:
-        operation = f"comment on {repo}#{number}"
-        reply = self._json(
-            "POST",
-            self._url(repo, f"/issues/{number}/comments"),
-            operation=operation,
-            idempotent=False,
-            json_body={"body": body},
-        )
-        return RunComment(id=_field(reply, "id", int, operation), body=body)
-
-    def edit_comment(self, repo: RepoRef, comment_id: int, body: str) -> None:
-        self._call(
-            "PATCH",
-            self._url(repo, f"/issues/comments/{comment_id}"),
-            operation=f"edit comment {comment_id} in {repo}",
-            json_body={"body": body},
-        )
 
     def close_issue(self, repo: RepoRef, number: int) -> None:
         self._call(

@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import stamina
 
+from afk.core.types import RepoRef
 from afk.errors import AuthFailed, BadResponse, NotFound, Rejected, ServiceError, Unavailable
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -271,3 +273,7 @@ class JsonApi:
     def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
         response = self._call(method, url, operation=operation, **kwargs)
         return json_of(response, kinds=self.kinds, operation=operation)
+
+    def _url(self, repo: RepoRef, tail: str) -> str:
+        """A repo's resource URL; both forges address repos as ``/repos/{owner}/{name}``."""
+        return f"{self._base}/repos/{quote(repo.owner)}/{quote(repo.name)}{tail}"

@@ -25,17 +25,14 @@ class FleetView(Protocol):
 
     def has_thread(self, thread_id: str) -> bool:
         """True when the thread exists and is not deleted."""
-        ...
 
     def has_opening_message(self, thread_id: str) -> bool:
         """True when the thread has at least one user message (the opening turn was accepted)."""
-        ...
 
     def liveness(self, thread_id: str) -> ThreadLiveness: ...
 
     def agent_text(self, thread_id: str) -> str:
         """The finished (non-streaming) assistant messages of the thread, oldest first."""
-        ...
 
     def last_activity_at(self, thread_id: str) -> datetime | None: ...
 
@@ -60,11 +57,9 @@ class AgentRunner(Protocol):
 
         Returns the thread id it used (the caller's when given), never one read from a reply.
         """
-        ...
 
     def send_turn(self, thread_id: str, text: str) -> None:
         """Start a follow-up turn carrying ``text`` alone (no preamble added)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,25 +75,20 @@ class Tracker(Protocol):
 
     def bot_login(self) -> str:
         """afk's own account (configured, or asked of the forge once and cached)."""
-        ...
 
     def list_issues(self, repo: RepoRef, label: str) -> list[Issue]:
         """Open issues carrying ``label`` (pull requests excluded, every page read)."""
-        ...
 
     def get_issue(self, repo: RepoRef, number: int) -> Issue: ...
 
     def add_label(self, repo: RepoRef, number: int, label: str) -> None:
         """Idempotent; raises ``LabelMissing`` when the repo has no such label."""
-        ...
 
     def remove_label(self, repo: RepoRef, number: int, label: str) -> None:
         """Idempotent: removing a label the issue does not carry succeeds."""
-        ...
 
     def find_run_comment(self, repo: RepoRef, number: int) -> RunComment | None:
         """The oldest comment authored by afk's account that holds a run marker, if any."""
-        ...
 
     def create_comment(self, repo: RepoRef, number: int, body: str) -> RunComment: ...
 
@@ -106,15 +96,12 @@ class Tracker(Protocol):
 
     def close_issue(self, repo: RepoRef, number: int) -> None:
         """Close as completed; closing a closed issue succeeds."""
-        ...
 
     def label_applier(self, repo: RepoRef, number: int, label: str) -> str | None:
         """Who most recently applied ``label`` to the issue, from its timeline/events."""
-        ...
 
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         """Which of ``labels`` the repo does not define (for ``doctor`` and the tick's guard)."""
-        ...
 
 
 class CiSource(Protocol):
@@ -126,7 +113,6 @@ class CiSource(Protocol):
 
     def deploy_state(self, repo: RepoRef, sha: str, target: str) -> DeployState:
         """``target`` is a commit-status context, or (GitHub) a deployment environment."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from afk.testing.contracts import ContractViolation, check_request, check_response, contract_text
-from afk.testing.fault_plan import FaultPlan, RecordedRequest
+from afk.testing.fault_plan import FaultControls, FaultPlan
 from afk.testing.forge_state import (
     ForbiddenError,
     ForgeState,
@@ -108,7 +108,7 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-class FakeForgejo:
+class FakeForgejo(FaultControls):
     """``handle`` serves Forgejo's API from ``state``; see the module docstring for its rules."""
 
     def __init__(
@@ -129,35 +129,10 @@ class FakeForgejo:
     # --- recording and faults (shared shape with FakeGitHub) ------------------------------
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        return self.faults.requests
-
-    @property
-    def writes(self) -> list[RecordedRequest]:
-        return self.faults.writes
-
-    @property
     def violations(self) -> list[str]:
         """Requests refused because they broke the description or used an untaught call."""
         with self._lock:
             return list(self._violations)
-
-    def reset_counts(self) -> None:
-        self.faults.reset_counts()
-
-    def fail_next(
-        self,
-        n: int = 1,
-        *,
-        status: int | None = None,
-        drop: bool = False,
-        after_apply: bool = False,
-        headers: Mapping[str, str] | None = None,
-        method: str | None = None,
-    ) -> None:
-        self.faults.fail_next(
-            n, status=status, drop=drop, after_apply=after_apply, headers=headers, method=method
-        )
 
     # --- serving --------------------------------------------------------------------------
 

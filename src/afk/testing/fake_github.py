@@ -35,7 +35,7 @@ from urllib.parse import unquote
 import httpx
 
 from afk.testing.contracts import ContractViolation, check_request, check_response, contract_text
-from afk.testing.fault_plan import FaultPlan, RecordedRequest
+from afk.testing.fault_plan import FaultControls, FaultPlan
 from afk.testing.forge_state import (
     CheckRun,
     Comment,
@@ -84,7 +84,7 @@ def _declared() -> dict[tuple[str, str], frozenset[int]]:
     }
 
 
-class FakeGitHub:
+class FakeGitHub(FaultControls):
     """Serve ``handle(request)`` through ``mock_transport`` or ``loopback_server``.
 
     ``api_prefix`` is the path of the API base below the host (``""`` for api.github.com,
@@ -110,32 +110,6 @@ class FakeGitHub:
         """Requests GitHub would have refused (or the fake was not taught), in arrival order."""
         with self._lock:
             return list(self._violations)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return self.faults.requests
-
-    @property
-    def writes(self) -> list[RecordedRequest]:
-        return self.faults.writes
-
-    def reset_counts(self) -> None:
-        self.faults.reset_counts()
-
-    def fail_next(
-        self,
-        n: int = 1,
-        *,
-        status: int | None = None,
-        drop: bool = False,
-        after_apply: bool = False,
-        headers: Mapping[str, str] | None = None,
-        method: str | None = None,
-    ) -> None:
-        """Script faults in front of the API (see ``FaultPlan.fail_next``)."""
-        self.faults.fail_next(
-            n, status=status, drop=drop, after_apply=after_apply, headers=headers, method=method
-        )
 
     def add_installation_token(self, login: str, token: str) -> User:
         """A GitHub App installation token acting as ``login`` (which cannot call GET /user)."""

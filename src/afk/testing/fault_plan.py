@@ -139,3 +139,35 @@ class FaultPlan:
         if fault.status is None or fault.drop:
             raise DropConnection
         return error_reply(fault.status, fault.headers)
+
+
+class FaultControls:
+    """The recording and fault controls every forge fake exposes, over its ``faults`` plan."""
+
+    faults: FaultPlan
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.faults.requests
+
+    @property
+    def writes(self) -> list[RecordedRequest]:
+        return self.faults.writes
+
+    def reset_counts(self) -> None:
+        self.faults.reset_counts()
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int | None = None,
+        drop: bool = False,
+        after_apply: bool = False,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Script faults in front of the API (see ``FaultPlan.fail_next``)."""
+        self.faults.fail_next(
+            n, status=status, drop=drop, after_apply=after_apply, headers=headers, method=method
+        )
