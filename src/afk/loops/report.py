@@ -31,6 +31,10 @@ class ActionRow:
     issue: int | None = None
     thread_id: str | None = None
     duration_ms: float = 0.0
+    # For metrics and logs, not part of the JSON report: the run's phase after the tick (watch)
+    # and, for an escalation, its reason (``EscalationReason`` value).
+    phase: str | None = None
+    escalation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"repo": str(self.repo)}
