@@ -8,6 +8,11 @@ so the fakes stay strict wherever afk is installed, ``afk demo`` included.
 Forgejo's description is Swagger 2.0 converted to OpenAPI 3, which cannot express ``null``: real
 Forgejo responses carry nulls the converted schema refuses, so responses are validated with their
 null-valued fields dropped (requests are validated as sent).
+
+Forgejo comes in two generations here: ``forgejo`` is v11.0.1 (the LTS line) and ``forgejo15`` is
+v15.0.3. A server is checked against the description of its own generation (``forgejo_contract``),
+because the same path is not the same operation on both: from v13 the label to remove is a name
+or an id, so a description of the other generation would accept a request the server refuses.
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-Forge = Literal["forgejo", "github"]
+Forge = Literal["forgejo", "forgejo15", "github"]
+ForgejoGeneration = Literal["forgejo", "forgejo15"]
 
 _FILES: dict[str, str] = {
     "forgejo": "forgejo.openapi3.json",
+    "forgejo15": "forgejo15.openapi3.json",
     "github": "github.openapi.json",
     "t3": "t3.schema.json",
 }
 _BASES: dict[str, tuple[str, str]] = {
     # (host URL, path prefix the description's server adds)
     "forgejo": ("https://forge.invalid", "/api/v1"),
+    "forgejo15": ("https://forge.invalid", "/api/v1"),
     "github": ("https://api.github.com", ""),
 }
 
@@ -39,8 +47,25 @@ class ContractViolation(Exception):
 
 
 def contract_text(name: str) -> str:
-    """The packaged copy of a contract file (``forgejo``, ``github`` or ``t3``)."""
+    """The packaged copy of a contract file (``forgejo``, ``forgejo15``, ``github`` or ``t3``)."""
     return (resources.files("afk.testing") / "contracts" / _FILES[name]).read_text("utf-8")
+
+
+def forgejo_major(version: str) -> int | None:
+    """The major release of a Forgejo ``GET /version`` answer (``15.0.3+gitea-1.22.0`` → 15)."""
+    head = version.strip().removeprefix("v").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def forgejo_contract(version: str) -> ForgejoGeneration:
+    """The description a Forgejo of ``version`` answers to.
+
+    v13 changed the label-removal path to take a name or an id, and section 17 of the forge
+    facts found no other change to afk's operations up to v16; so v13 and later read as the
+    v15.0.3 description, anything older (or unparseable) as v11.0.1's.
+    """
+    major = forgejo_major(version)
+    return "forgejo15" if major is not None and major >= 13 else "forgejo"
 
 
 @functools.cache
@@ -100,7 +125,7 @@ def check_response(
     """Raise ``ContractViolation`` when a fake's reply is not one the real server could send."""
     from openapi_core.testing import MockResponse
 
-    if forge == "forgejo":
+    if forge != "github":
         body = drop_nulls(body)
     data = b"" if body is None else json.dumps(body).encode()
     response = MockResponse(data, status_code=status, content_type="application/json")
