@@ -1,0 +1,166 @@
+"""Who and where: users and their tokens, repositories, and the labels a repo defines.
+
+Why a base of its own: every other part of the model (issues, CI) needs the lock, the clock, the
+id sequences and the repo lookup, and nothing else from each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from afk.testing.forge_state.records import (
+    CheckRun,
+    Clock,
+    Comment,
+    CommitStatus,
+    Deployment,
+    InvalidError,
+    Issue,
+    Label,
+    LabelEvent,
+    NotFoundError,
+    Repo,
+    User,
+    utc_now,
+)
+
+
+@dataclass(slots=True)
+class _RepoData:
+    repo: Repo
+    labels: dict[int, Label] = field(default_factory=dict)
+    issues: dict[int, Issue] = field(default_factory=dict)
+    commits: set[str] = field(default_factory=set)
+    branches: dict[str, str] = field(default_factory=dict)
+    statuses: list[CommitStatus] = field(default_factory=list)
+    check_runs: list[CheckRun] = field(default_factory=list)
+    deployments: dict[int, Deployment] = field(default_factory=dict)
+    next_number: int = 1
+
+
+def _key(full_name: str) -> str:
+    return full_name.strip().casefold()
+
+
+class StateBase:
+    """The lock, clock and id sequences, users, repos and repo labels (see the package doc)."""
+
+    def __init__(self, *, clock: Clock = utc_now, web_url: str = "https://forge.invalid") -> None:
+        self._lock = threading.RLock()
+        self.clock = clock
+        self.web_url = web_url.rstrip("/")
+        self._users: dict[str, User] = {}
+        self._tokens: dict[str, str] = {}
+        self._repos: dict[str, _RepoData] = {}
+        self._comments: dict[int, Comment] = {}
+        self._events: list[LabelEvent] = []
+        self._ids: dict[str, int] = {}
+
+    def _next_id(self, kind: str) -> int:
+        self._ids[kind] = self._ids.get(kind, 0) + 1
+        return self._ids[kind]
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the forge clock must return timezone-aware datetimes")
+        return now
+
+    # --- users ----------------------------------------------------------------------------
+
+    def add_user(self, login: str, token: str | None = None, *, is_admin: bool = False) -> User:
+        """Create a user (or return the existing one) and, when given, register its token."""
+        with self._lock:
+            user = self._users.get(login.casefold())
+            if user is None:
+                user = User(id=self._next_id("user"), login=login, is_admin=is_admin)
+                self._users[login.casefold()] = user
+            if token is not None:
+                self._tokens[token] = user.login
+            return user
+
+    def user(self, login: str) -> User:
+        with self._lock:
+            user = self._users.get(login.casefold())
+            if user is None:
+                raise NotFoundError(f"user does not exist [name: {login}]")
+            return user
+
+    def user_for_token(self, token: str) -> User | None:
+        with self._lock:
+            login = self._tokens.get(token)
+            return None if login is None else self._users[login.casefold()]
+
+    def revoke_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    # --- repos and labels -----------------------------------------------------------------
+
+    def add_repo(self, full_name: str, *, default_branch: str = "main") -> Repo:
+        with self._lock:
+            existing = self._repos.get(_key(full_name))
+            if existing is not None:
+                return existing.repo
+            owner, _, name = full_name.strip().partition("/")
+            if not owner or not name or "/" in name:
+                raise ValueError(f"not an owner/name repository: {full_name!r}")
+            self.add_user(owner)
+            repo = Repo(self._next_id("repo"), owner, name, default_branch)
+            self._repos[_key(full_name)] = _RepoData(repo)
+            return repo
+
+    def _data(self, repo: str) -> _RepoData:
+        data = self._repos.get(_key(repo))
+        if data is None:
+            raise NotFoundError(f"repository does not exist [{repo}]")
+        return data
+
+    def repo(self, repo: str) -> Repo:
+        with self._lock:
+            return self._data(repo).repo
+
+    def has_repo(self, repo: str) -> bool:
+        with self._lock:
+            return _key(repo) in self._repos
+
+    def add_label(
+        self, repo: str, name: str, *, color: str = "ededed", description: str = ""
+    ) -> Label:
+        with self._lock:
+            data = self._data(repo)
+            if any(label.name == name for label in data.labels.values()):
+                raise InvalidError(f"label already exists [name: {name}]")
+            label = Label(self._next_id("label"), name, color.lstrip("#"), description)
+            data.labels[label.id] = label
+            return label
+
+    def labels(self, repo: str) -> list[Label]:
+        """The repo's labels in creation (id) order."""
+        with self._lock:
+            return list(self._data(repo).labels.values())
+
+    def label_by_id(self, repo: str, label_id: int) -> Label:
+        with self._lock:
+            label = self._data(repo).labels.get(label_id)
+            if label is None:
+                raise NotFoundError(f"label does not exist [id: {label_id}]")
+            return label
+
+    def label_anywhere(self, label_id: int) -> Label | None:
+        """A label of any repo by its forge-wide id (Forgejo resolves ids before checking repos)."""
+        with self._lock:
+            for data in self._repos.values():
+                if label_id in data.labels:
+                    return data.labels[label_id]
+            return None
+
+    def find_label(self, repo: str, name: str, *, ignore_case: bool = False) -> Label | None:
+        """The repo's label called ``name`` (exact, or case-insensitive when asked), if any."""
+        with self._lock:
+            for label in self._data(repo).labels.values():
+                if label.name == name or (ignore_case and label.name.casefold() == name.casefold()):
+                    return label
+            return None
