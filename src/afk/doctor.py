@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from afk.core.config import Config
-from afk.errors import AfkError
+from afk.errors import AfkError, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +23,19 @@ class Check:
     hint: str = ""
 
 
+UNAVAILABLE_HINT = "the service is down or rate limited, not misconfigured: run afk doctor again"
+"""An outage or a rate limit is no reason to touch a token or a URL."""
+
+
 def _attempt(name: str, probe: Callable[[], str], hint: str) -> Check:
     try:
         return Check(name, True, probe())
+    except Unavailable as exc:
+        return Check(name, False, str(exc), UNAVAILABLE_HINT)
     except AfkError as exc:
         return Check(name, False, str(exc), hint)
+    except Exception as exc:  # a bug must not hide the other checks (nor print a traceback)
+        return Check(name, False, f"internal error: {type(exc).__name__}", hint)
 
 
 def run_checks(config: Config) -> list[Check]:

@@ -2,8 +2,10 @@
 
 Why one place: every adapter must (a) retry transient failures inside a bounded budget so a tick
 during an outage ends in about a minute, (b) never retry a write that is not safe to repeat,
-(c) honour ``Retry-After`` / ``x-ratelimit-reset``, and (d) turn every httpx failure and non-2xx
-reply into an ``afk.errors`` class whose message carries no secret. Retrying is done by
+(c) wait as the server asks (``Retry-After``, ``x-ratelimit-reset``), never less than a second, and
+leave a rate limit that names no wait (GitHub's secondary limit asks for at least a minute) to the
+next tick, and (d) turn every httpx failure and non-2xx reply into an ``afk.errors`` class whose
+message carries no secret. Retrying is done by
 ``stamina`` (its backoff hook supplies the server-requested wait), so tests switch waits off with
 ``stamina.set_testing(True)`` instead of patching sleeps.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +34,9 @@ _SECRETISH = re.compile(
     r"(?i)\b(bearer|token|authorization|access_token|password)([\"']?\s*[:=]?\s*[\"']?)([^\s\"',;}]+)"
 )
 _MAX_DETAIL = 200
+RATE_LIMIT_FLOOR_S = 1.0
+"""The shortest wait afk honours when a server rate-limits it (GitHub: "wait at least a minute"
+for the secondary limit without headers, which afk leaves to the next tick instead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,12 @@ class RetryPolicy:
     wait_max_s: float = 4.0
     wait_jitter_s: float = 0.5
     wall_clock: Callable[[], float] = time.time
+
+    def backoff_s(self, attempt: int) -> float:
+        """afk's own exponential backoff with jitter before retry number ``attempt`` (1-based),
+        computed here rather than left to stamina so the wait is known (and logged)."""
+        base: float = self.wait_initial_s * 2.0 ** max(0, attempt - 1)
+        return min(self.wait_max_s, base) + random.uniform(0.0, self.wait_jitter_s)
 
 
 class _RetryableStatus(Exception):
@@ -93,35 +106,52 @@ def server_message(response: httpx.Response, secrets: Iterable[str] = ()) -> str
         return "an undecodable body"
 
 
-def _retry_after_s(response: httpx.Response, now: float) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After`` or ``x-ratelimit-reset``."""
-    header = response.headers.get("retry-after")
+def _server_wait_s(response: httpx.Response, now: float) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After``, else GitHub's ``x-ratelimit-reset``
+    when nothing remains); ``None`` when it gave no usable header. May be zero or negative: a
+    reset that has already passed."""
+    header = response.headers.get("retry-after", "").strip()
+    if header.isdigit():
+        return float(header)
     if header:
-        header = header.strip()
-        if header.isdigit():
-            return float(header)
         try:
             when = email.utils.parsedate_to_datetime(header)
         except (TypeError, ValueError):
             when = None
         if when is not None:
-            return max(0.0, when.timestamp() - now)
+            return when.timestamp() - now
     if response.headers.get("x-ratelimit-remaining") == "0":
-        reset = response.headers.get("x-ratelimit-reset", "")
+        reset = response.headers.get("x-ratelimit-reset", "").strip()
         if reset.isdigit():
-            return max(0.0, float(reset) - now)
+            return float(reset) - now
     return None
 
 
-def _is_rate_limited_403(response: httpx.Response) -> bool:
-    """GitHub answers a rate limit with 403 plus one of these headers (docs, FORGE_API.md §9)."""
-    return response.status_code == 403 and (
-        response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers
-    )
+def _is_rate_limited(response: httpx.Response) -> bool:
+    """Any 429, or a 403 that GitHub marks as a rate limit: by its headers or, for the secondary
+    limit (which may carry no header at all), by its message (docs, FORGE_API.md §9)."""
+    status = response.status_code
+    if status == 429:
+        return True
+    if status != 403:
+        return False
+    headers = response.headers
+    if headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers:
+        return True
+    return "rate limit" in server_message(response).lower()
 
 
 def _is_transient(response: httpx.Response) -> bool:
-    return response.status_code in _TRANSIENT_STATUS or _is_rate_limited_403(response)
+    return response.status_code in _TRANSIENT_STATUS or _is_rate_limited(response)
+
+
+def _floored(wait: float | None, backoff: float) -> float:
+    """A server-requested wait, never under a second, and never under afk's own backoff when the
+    server's is not positive (``Retry-After: 0``, a reset already passed): else the retry budget
+    becomes a burst of requests at the very server that asked for fewer."""
+    if wait is None or wait <= 0:
+        return max(RATE_LIMIT_FLOOR_S, backoff)
+    return max(RATE_LIMIT_FLOOR_S, wait)
 
 
 def request(
@@ -147,23 +177,32 @@ def request(
     secret_list = [s for s in secrets if s]
     started = time.monotonic()
     deadline = started + max(0.0, policy.budget_s)
+    attempts = 0
 
     def backoff_hook(exc: Exception) -> bool | float:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
+        wait = _retry_wait(exc, attempts)
+        return wait if wait is not None and wait <= remaining else False
+
+    def _retry_wait(exc: Exception, attempt: int) -> float | None:
+        """How long to wait before the next attempt, or ``None``: do not retry."""
+        backoff = policy.backoff_s(attempt)
         if isinstance(exc, _RetryableStatus):
-            if not idempotent and exc.response.status_code not in (429, 403):
-                return False
-            wait = _retry_after_s(exc.response, policy.wall_clock())
-            if wait is None:
-                return True
-            return wait if wait <= remaining else False
+            response = exc.response
+            if not _is_rate_limited(response):
+                return backoff if idempotent else None
+            # A rate limit means the request was not applied, so even a write may be re-sent.
+            server = _server_wait_s(response, policy.wall_clock())
+            if server is None:
+                return None  # "wait a minute": the next tick, not this one
+            return _floored(server, backoff)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return True
-        if isinstance(exc, httpx.TransportError):
-            return idempotent
-        return False
+            return backoff
+        if isinstance(exc, httpx.TransportError) and idempotent:
+            return backoff
+        return None
 
     try:
         for attempt in stamina.retry_context(
@@ -175,6 +214,7 @@ def request(
             wait_jitter=policy.wait_jitter_s,
         ):
             with attempt:
+                attempts += 1
                 response = http.request(method, url, headers=headers, params=params, json=json_body)
                 if _is_transient(response):
                     raise _RetryableStatus(response)
@@ -190,28 +230,48 @@ def request(
             operation=operation,
             detail=f"connection failed ({type(exc).__name__})",
         ) from None
-    return _check(response, kinds=kinds, operation=operation, secrets=secret_list)
+    return _check(
+        response, kinds=kinds, operation=operation, secrets=secret_list, now=policy.wall_clock()
+    )
 
 
 def _check(
-    response: httpx.Response, *, kinds: ErrorKinds, operation: str, secrets: list[str]
+    response: httpx.Response,
+    *,
+    kinds: ErrorKinds,
+    operation: str,
+    secrets: list[str],
+    now: float,
 ) -> httpx.Response:
     status = response.status_code
     if 200 <= status < 300:
         return response
     detail = server_message(response, secrets)
     error: type[ServiceError]
-    if status in (401, 403) and not _is_rate_limited_403(response):
+    if _is_rate_limited(response):
+        error = kinds.unavailable
+        detail = f"{_rate_limit_reason(response, now)}: {detail}"
+    elif status in (401, 403):
         error = kinds.auth
     elif status == 404:
         error = kinds.not_found
-    elif status in _TRANSIENT_STATUS or status >= 500 or _is_rate_limited_403(response):
+    elif status in _TRANSIENT_STATUS or status >= 500:
         error = kinds.unavailable
     elif 400 <= status < 500:
         error = kinds.rejected
     else:
         error = kinds.bad_response
     raise error(service=kinds.service, operation=operation, status=status, detail=detail)
+
+
+def _rate_limit_reason(response: httpx.Response, now: float) -> str:
+    """Why a rate-limited call gave up, in words an operator can act on."""
+    wait = _server_wait_s(response, now)
+    if wait is None:
+        return "rate limited, wait a minute"
+    if wait > 0:
+        return f"rate limited: the server asks for {math.ceil(wait)} s"
+    return "rate limited"
 
 
 def json_of(response: httpx.Response, *, kinds: ErrorKinds, operation: str) -> Any:
