@@ -21,6 +21,11 @@ BOT = "afk-bot"
 BOT_TOKEN = "fj-test-canary-bot-0001"
 ALICE_TOKEN = "fj-test-canary-alice-0002"
 SHA = "0123456789abcdef0123456789abcdef01234567"
+V11 = "11.0.1+gitea-1.22.0"
+V15 = "15.0.3+gitea-1.22.0"
+V16 = "16.0.0+gitea-1.22.0"
+GENERATIONS = (V11, V15)
+"""The LTS line and the current release: every Forgejo adapter and fake test runs on both."""
 
 
 class StepClock:
@@ -55,8 +60,10 @@ def label_id(state: ForgeState, name: str) -> int:
     return label.id
 
 
-def make_world(*, max_page_size: int = 50, version: str = "11.0.1+gitea-1.22.0") -> World:
+def make_world(*, max_page_size: int = 50, version: str = V11) -> World:
+    """``acme`` is an organisation, as the owner of an enrolled repo usually is."""
     state = ForgeState(clock=StepClock())
+    state.add_org(REPO.owner)
     state.add_repo(FULL)
     state.add_user(BOT, BOT_TOKEN)
     state.add_user("alice", ALICE_TOKEN)

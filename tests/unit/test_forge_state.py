@@ -261,3 +261,68 @@ def test_concurrent_label_writes_keep_every_event() -> None:
     assert len(forge.label_events(REPO, issue.number)) == 20
     numbers = [i.number for i in forge.list_issues(REPO)]
     assert sorted(numbers) == list(range(1, 22))
+
+
+# --- organisations, visibility, the Issues unit, references ---------------------------------
+
+
+def test_org_labels_are_usable_by_the_orgs_repos_only() -> None:
+    forge = ForgeState(clock=StepClock())
+    forge.add_org("acme")
+    forge.add_repo("acme/widgets")
+    forge.add_repo("bob/own")
+    forge.add_user("alice")
+    shared = forge.add_org_label("acme", "ready-for-agent")
+    mine = forge.add_label("acme/widgets", "ready-for-agent")
+    assert (shared.org, shared.repo, mine.org, mine.repo) == ("acme", "", "", "acme/widgets")
+    assert forge.labels("acme/widgets") == [mine]  # the repo's own list holds no org label
+    assert forge.usable_label("acme/widgets", shared.id) == shared
+    assert forge.usable_label("bob/own", shared.id) is None
+    assert forge.label_anywhere(shared.id) == shared
+    issue = forge.add_issue("acme/widgets", "t", user="alice")
+    forge.add_label_by_name(
+        "acme/widgets", issue.number, "ready-for-agent", actor="alice", org=True
+    )
+    assert forge.issue("acme/widgets", issue.number).labels == (shared,)
+    assert forge.remove_label_by_name(
+        "acme/widgets", issue.number, "ready-for-agent", actor="alice", org=True
+    )
+    with pytest.raises(ValueError, match="not an organisation"):
+        forge.add_org_label("alice", "x")
+    with pytest.raises(ValueError, match="a person"):
+        forge.add_org("alice")
+
+
+def test_a_private_repo_is_seen_by_its_owner_readers_and_admins() -> None:
+    forge = ForgeState(clock=StepClock())
+    forge.add_user("carol")
+    forge.add_user("root", is_admin=True)
+    forge.add_user("mallory")
+    forge.add_repo("acme/secret", private=True, readers=("carol",))
+    forge.add_repo("acme/open")
+    assert [forge.can_read("acme/secret", who) for who in ("acme", "carol", "root", "mallory")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert forge.can_read("acme/open", "mallory")
+
+
+def test_the_issues_unit_can_be_turned_off_or_external(state: ForgeState) -> None:
+    assert state.repo(REPO).issues_unit == "internal"
+    assert state.set_issues_unit(REPO, "off").issues_unit == "off"
+    assert state.repo(REPO).issues_unit == "off"
+
+
+def test_cross_references_share_the_comment_sequence(state: ForgeState) -> None:
+    state.add_repo("acme/other")
+    target = state.add_issue(REPO, "target", user="alice")
+    source = state.add_issue("acme/other", "source", user="alice")
+    comment = state.add_comment(REPO, target.number, "hi", user="alice")
+    ref = state.add_cross_reference(
+        REPO, target.number, from_repo="acme/other", from_number=source.number, actor="alice"
+    )
+    assert ref.id == comment.id + 1
+    assert state.cross_references(REPO, target.number) == [ref]
+    assert state.cross_references("acme/other", source.number) == []

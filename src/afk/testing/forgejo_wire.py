@@ -14,6 +14,7 @@ from typing import Any
 from afk.testing.forge_state import (
     Comment,
     CommitStatus,
+    CrossReference,
     ForgeState,
     Issue,
     Label,
@@ -71,6 +72,8 @@ class ForgejoWire:
         return self.user(self.state.user(login))
 
     def label(self, label: Label) -> dict[str, Any]:
+        """convert.ToLabel: an organisation's label links under ``/orgs``, a repo's under it."""
+        home = f"orgs/{label.org}" if label.org else f"repos/{label.repo}"
         return {
             "id": label.id,
             "name": label.name,
@@ -78,7 +81,7 @@ class ForgejoWire:
             "is_archived": False,
             "color": label.color,
             "description": label.description,
-            "url": f"{self.api_url}/labels/{label.id}",
+            "url": f"{self.api_url}/{home}/labels/{label.id}",
         }
 
     def repo_meta(self, repo: Repo) -> dict[str, Any]:
@@ -92,7 +95,6 @@ class ForgejoWire:
             "full_name": repo.full_name,
             "description": "",
             "empty": False,
-            "private": False,
             "fork": False,
             "template": False,
             "parent": None,
@@ -103,9 +105,30 @@ class ForgejoWire:
             "clone_url": f"{self.app_url}/{repo.full_name}.git",
             "default_branch": repo.default_branch,
             "archived": False,
-            "has_issues": True,
+            "private": repo.private,
             "has_pull_requests": True,
+            **self._trackers(repo),
         }
+
+    def _trackers(self, repo: Repo) -> dict[str, Any]:
+        """convert.ToRepo: ``has_issues`` is true for the repo's own tracker *and* for an
+        external one; only ``external_tracker`` tells them apart."""
+        if repo.issues_unit == "off":
+            return {"has_issues": False}
+        if repo.issues_unit == "external":
+            tracker = {
+                "external_tracker_url": f"https://tracker.invalid/{repo.full_name}",
+                "external_tracker_format": "https://tracker.invalid/{user}/{repo}/{index}",
+                "external_tracker_style": "numeric",
+                "external_tracker_regexp_pattern": "",
+            }
+            return {"has_issues": True, "external_tracker": tracker}
+        internal = {
+            "enable_time_tracker": True,
+            "allow_only_contributors_to_track_time": True,
+            "enable_issue_dependencies": True,
+        }
+        return {"has_issues": True, "internal_tracker": internal}
 
     def issue(self, issue: Issue) -> dict[str, Any]:
         repo = self.state.repo(issue.repo)
@@ -183,6 +206,23 @@ class ForgejoWire:
             "created_at": timestamp(event.created_at),
             "updated_at": timestamp(event.created_at),
             "label": self.label(event.label),
+        }
+
+    def timeline_reference(self, ref: CrossReference) -> dict[str, Any]:
+        """Another issue mentioned this one: ``issue_ref`` with the mentioning issue."""
+        html_url, issue_url = self._issue_urls(ref.repo, ref.issue_number)
+        return {
+            "id": ref.id,
+            "type": "issue_ref",
+            "html_url": f"{html_url}#issuecomment-{ref.id}",
+            "pull_request_url": "",
+            "issue_url": issue_url,
+            "user": self.login(ref.actor),
+            "body": "",
+            "created_at": timestamp(ref.created_at),
+            "updated_at": timestamp(ref.created_at),
+            "ref_issue": self.issue(self.state.issue(ref.from_repo, ref.from_number)),
+            "label": None,
         }
 
     def commit_status(self, status: CommitStatus, index: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ id sequences and the repo lookup, and nothing else from each other.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from afk.testing.forge_state.records import (
@@ -15,9 +15,11 @@ from afk.testing.forge_state.records import (
     Clock,
     Comment,
     CommitStatus,
+    CrossReference,
     Deployment,
     InvalidError,
     Issue,
+    IssuesUnit,
     Label,
     LabelEvent,
     NotFoundError,
@@ -37,6 +39,7 @@ class _RepoData:
     statuses: list[CommitStatus] = field(default_factory=list)
     check_runs: list[CheckRun] = field(default_factory=list)
     deployments: dict[int, Deployment] = field(default_factory=dict)
+    readers: set[str] = field(default_factory=set)
     next_number: int = 1
 
 
@@ -56,6 +59,8 @@ class StateBase:
         self._repos: dict[str, _RepoData] = {}
         self._comments: dict[int, Comment] = {}
         self._events: list[LabelEvent] = []
+        self._references: list[CrossReference] = []
+        self._org_labels: dict[str, dict[int, Label]] = {}
         self._ids: dict[str, int] = {}
 
     def _next_id(self, kind: str) -> int:
@@ -81,6 +86,18 @@ class StateBase:
                 self._tokens[token] = user.login
             return user
 
+    def add_org(self, login: str) -> User:
+        """Create an organisation (or return it); a person of that login cannot become one."""
+        with self._lock:
+            existing = self._users.get(login.casefold())
+            if existing is not None and not existing.is_org:
+                raise ValueError(f"{login} is a person, not an organisation")
+            if existing is None:
+                existing = User(id=self._next_id("user"), login=login, is_org=True)
+                self._users[login.casefold()] = existing
+                self._org_labels[login.casefold()] = {}
+            return existing
+
     def user(self, login: str) -> User:
         with self._lock:
             user = self._users.get(login.casefold())
@@ -99,7 +116,16 @@ class StateBase:
 
     # --- repos and labels -----------------------------------------------------------------
 
-    def add_repo(self, full_name: str, *, default_branch: str = "main") -> Repo:
+    def add_repo(
+        self,
+        full_name: str,
+        *,
+        default_branch: str = "main",
+        private: bool = False,
+        readers: tuple[str, ...] = (),
+    ) -> Repo:
+        """A repo (its owner is created as a person unless it exists); ``readers`` may see a
+        private one besides its owner and admins."""
         with self._lock:
             existing = self._repos.get(_key(full_name))
             if existing is not None:
@@ -107,10 +133,28 @@ class StateBase:
             owner, _, name = full_name.strip().partition("/")
             if not owner or not name or "/" in name:
                 raise ValueError(f"not an owner/name repository: {full_name!r}")
-            self.add_user(owner)
-            repo = Repo(self._next_id("repo"), owner, name, default_branch)
-            self._repos[_key(full_name)] = _RepoData(repo)
+            owner = self.add_user(owner).login
+            repo = Repo(self._next_id("repo"), owner, name, default_branch, private=private)
+            data = _RepoData(repo)
+            data.readers.update(self.user(login).login.casefold() for login in readers)
+            self._repos[_key(full_name)] = data
             return repo
+
+    def can_read(self, repo: str, login: str) -> bool:
+        """Whether ``login`` sees the repo at all (a public repo: everyone)."""
+        with self._lock:
+            data = self._data(repo)
+            user = self.user(login)
+            if not data.repo.private or user.is_admin:
+                return True
+            return user.login.casefold() in {data.repo.owner.casefold(), *data.readers}
+
+    def set_issues_unit(self, repo: str, unit: IssuesUnit) -> Repo:
+        """Turn the repo's own issue tracker on, off, or over to an external tracker."""
+        with self._lock:
+            data = self._data(repo)
+            data.repo = replace(data.repo, issues_unit=unit)
+            return data.repo
 
     def _data(self, repo: str) -> _RepoData:
         data = self._repos.get(_key(repo))
@@ -133,8 +177,49 @@ class StateBase:
             data = self._data(repo)
             if any(label.name == name for label in data.labels.values()):
                 raise InvalidError(f"label already exists [name: {name}]")
-            label = Label(self._next_id("label"), name, color.lstrip("#"), description)
+            label = Label(
+                self._next_id("label"),
+                name,
+                color.lstrip("#"),
+                description,
+                repo=data.repo.full_name,
+            )
             data.labels[label.id] = label
+            return label
+
+    def add_org_label(
+        self, org: str, name: str, *, color: str = "ededed", description: str = ""
+    ) -> Label:
+        """A label the organisation defines for every repo it owns (one id sequence with repos')."""
+        with self._lock:
+            owner = self.user(org)
+            if not owner.is_org:
+                raise ValueError(f"{org} is not an organisation")
+            labels = self._org_labels[owner.login.casefold()]
+            if any(label.name == name for label in labels.values()):
+                raise InvalidError(f"label already exists [name: {name}]")
+            label = Label(
+                self._next_id("label"), name, color.lstrip("#"), description, org=owner.login
+            )
+            labels[label.id] = label
+            return label
+
+    def org_labels(self, org: str) -> list[Label]:
+        """The organisation's labels in creation order; none for a person."""
+        with self._lock:
+            return list(self._org_labels.get(org.casefold(), {}).values())
+
+    def find_org_label(self, org: str, name: str) -> Label | None:
+        with self._lock:
+            return next((label for label in self.org_labels(org) if label.name == name), None)
+
+    def usable_label(self, repo: str, label_id: int) -> Label | None:
+        """A label an issue of ``repo`` may carry: the repo's own, or its owner organisation's."""
+        with self._lock:
+            data = self._data(repo)
+            label = data.labels.get(label_id)
+            if label is None:
+                label = self._org_labels.get(data.repo.owner.casefold(), {}).get(label_id)
             return label
 
     def labels(self, repo: str) -> list[Label]:
@@ -150,11 +235,15 @@ class StateBase:
             return label
 
     def label_anywhere(self, label_id: int) -> Label | None:
-        """A label of any repo by its forge-wide id (Forgejo resolves ids before checking repos)."""
+        """A label of any repo or organisation by its forge-wide id (Forgejo resolves ids
+        before checking where a label belongs)."""
         with self._lock:
             for data in self._repos.values():
                 if label_id in data.labels:
                     return data.labels[label_id]
+            for labels in self._org_labels.values():
+                if label_id in labels:
+                    return labels[label_id]
             return None
 
     def find_label(self, repo: str, name: str, *, ignore_case: bool = False) -> Label | None:

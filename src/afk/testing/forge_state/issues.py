@@ -10,6 +10,7 @@ from typing import Literal
 from afk.testing.forge_state.base import StateBase
 from afk.testing.forge_state.records import (
     Comment,
+    CrossReference,
     ForbiddenError,
     Issue,
     IssueState,
@@ -159,14 +160,28 @@ class IssuesMixin(StateBase):
 
     # --- labels on issues -----------------------------------------------------------------
 
+    def _usable(self, repo: str, label_id: int) -> Label:
+        label = self.usable_label(repo, label_id)
+        if label is None:
+            raise NotFoundError(f"label does not exist [id: {label_id}]")
+        return label
+
+    def _named(self, repo: str, name: str, *, org: bool) -> Label:
+        owner = self.repo(repo).owner
+        label = self.find_org_label(owner, name) if org else self.find_label(repo, name)
+        if label is None:
+            raise NotFoundError(f"label does not exist [name: {name}]")
+        return label
+
     def add_labels(self, repo: str, number: int, label_ids: Iterable[int], *, actor: str) -> Issue:
-        """Add the labels (ids of this repo); one event per label that was not already there."""
+        """Add the labels (ids of this repo or its organisation); one event per label that was
+        not already there."""
         with self._lock:
             self.user(actor)
             issue = self.issue(repo, number)
             labels = list(issue.labels)
             for label_id in label_ids:
-                label = self.label_by_id(repo, label_id)
+                label = self._usable(repo, label_id)
                 if any(existing.id == label.id for existing in labels):
                     continue
                 labels.append(label)
@@ -177,20 +192,21 @@ class IssuesMixin(StateBase):
             self._data(repo).issues[number] = updated
             return updated
 
-    def add_label_by_name(self, repo: str, number: int, name: str, *, actor: str) -> Issue:
-        """Test control: apply an existing label as ``actor`` (recorded like a real change)."""
+    def add_label_by_name(
+        self, repo: str, number: int, name: str, *, actor: str, org: bool = False
+    ) -> Issue:
+        """Test control: apply an existing label as ``actor`` (recorded like a real change);
+        ``org`` picks the owner organisation's label of that name instead of the repo's."""
         with self._lock:
-            label = self.find_label(repo, name)
-            if label is None:
-                raise NotFoundError(f"label does not exist [name: {name}]")
+            label = self._named(repo, name, org=org)
             return self.add_labels(repo, number, [label.id], actor=actor)
 
     def remove_label(self, repo: str, number: int, label_id: int, *, actor: str) -> bool:
-        """Remove a label of this repo from the issue; False when the issue did not carry it."""
+        """Remove a label from the issue; False when the issue did not carry it."""
         with self._lock:
             self.user(actor)
             issue = self.issue(repo, number)
-            label = self.label_by_id(repo, label_id)
+            label = self._usable(repo, label_id)
             if not issue.has_label_id(label_id):
                 return False
             kept = tuple(existing for existing in issue.labels if existing.id != label_id)
@@ -198,11 +214,11 @@ class IssuesMixin(StateBase):
             self._record_event(repo, number, label, actor, added=False)
             return True
 
-    def remove_label_by_name(self, repo: str, number: int, name: str, *, actor: str) -> bool:
+    def remove_label_by_name(
+        self, repo: str, number: int, name: str, *, actor: str, org: bool = False
+    ) -> bool:
         with self._lock:
-            label = self.find_label(repo, name)
-            if label is None:
-                raise NotFoundError(f"label does not exist [name: {name}]")
+            label = self._named(repo, name, org=org)
             return self.remove_label(repo, number, label.id, actor=actor)
 
     def _record_event(
@@ -225,6 +241,33 @@ class IssuesMixin(StateBase):
             self.issue(repo, number)
             full_name = self.repo(repo).full_name
             return [e for e in self._events if e.repo == full_name and e.issue_number == number]
+
+    # --- references from other issues -----------------------------------------------------
+
+    def add_cross_reference(
+        self, repo: str, number: int, *, from_repo: str, from_number: int, actor: str
+    ) -> CrossReference:
+        """Issue ``from_number`` of ``from_repo`` mentions issue ``number`` of ``repo``."""
+        with self._lock:
+            target = self.issue(repo, number)
+            source = self.issue(from_repo, from_number)
+            reference = CrossReference(
+                id=self._next_id("comment"),  # a comment row on Forgejo, like a label event
+                repo=target.repo,
+                issue_number=number,
+                from_repo=source.repo,
+                from_number=from_number,
+                actor=self.user(actor).login,
+                created_at=self._now(),
+            )
+            self._references.append(reference)
+            return reference
+
+    def cross_references(self, repo: str, number: int) -> list[CrossReference]:
+        """The references to the issue, oldest first."""
+        with self._lock:
+            full_name = self.issue(repo, number).repo
+            return [r for r in self._references if r.repo == full_name and r.issue_number == number]
 
     # --- comments -------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 Clock = Callable[[], datetime]
 IssueState = Literal["open", "closed"]
+IssuesUnit = Literal["internal", "external", "off"]
+"""A repo's issue tracker: its own, another site's (an external tracker), or none at all."""
 
 
 def utc_now() -> datetime:
@@ -46,17 +48,24 @@ class InvalidError(ForgeStateError):
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A person or (``is_org``) an organisation, which owns repos and labels but cannot log in."""
+
     id: int
     login: str
     is_admin: bool = False
+    is_org: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Repo:
+    """A repository; a ``private`` one is visible only to its owner, readers and admins."""
+
     id: int
     owner: str
     name: str
     default_branch: str = "main"
+    private: bool = False
+    issues_unit: IssuesUnit = "internal"
 
     @property
     def full_name(self) -> str:
@@ -65,10 +74,14 @@ class Repo:
 
 @dataclass(frozen=True, slots=True)
 class Label:
+    """A label defined by one repo (``repo``) or by an organisation for all its repos (``org``)."""
+
     id: int
     name: str
     color: str = "ededed"
     description: str = ""
+    repo: str = ""
+    org: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,23 @@ class LabelEvent:
     label: Label
     actor: str
     added: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CrossReference:
+    """Issue ``from_number`` of ``from_repo`` mentioned this issue (a timeline ``issue_ref``).
+
+    Forgejo shows it only to a reader of ``from_repo``: the timeline hides the others after
+    paging, which is why a timeline page can hold fewer entries than were asked for.
+    """
+
+    id: int
+    repo: str
+    issue_number: int
+    from_repo: str
+    from_number: int
+    actor: str
     created_at: datetime
 
 
