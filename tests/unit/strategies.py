@@ -117,6 +117,7 @@ def run_records(
         corrected_shas=corrected,
         escalation=draw(st.none() | st.sampled_from(EscalationReason)),
         notified=draw(st.booleans()),
+        verified_at=draw(st.none() | moments),
     )
 
 
@@ -136,6 +137,7 @@ def observations(
         deploy=draw(st.none() | deploy_states) if ci is not None else None,
         last_activity_at=draw(st.none() | near_datetimes),
         last_error=draw(st.none() | st.text(max_size=40)),
+        waiting_on=draw(st.none() | st.just("an answer to its question: which database?")),
     )
 
 
@@ -144,5 +146,6 @@ limits = st.builds(
     max_fix_forwards=st.integers(min_value=0, max_value=4),
     stall_minutes=st.integers(min_value=1, max_value=120),
     max_run_minutes=st.integers(min_value=1, max_value=600),
+    max_ci_minutes=st.integers(min_value=1, max_value=600),
     deploy_configured=st.booleans(),
 )

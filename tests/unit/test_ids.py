@@ -7,7 +7,13 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afk.core.ids import project_id, thread_id
+from afk.core.ids import (
+    project_id,
+    thread_id,
+    turn_command_id,
+    turn_message_id,
+    workspace_root,
+)
 from afk.core.types import RepoRef
 from tests.unit.strategies import repo_refs
 
@@ -46,3 +52,23 @@ def test_thread_ids_differ_across_issues_and_repos() -> None:
         thread_id(WIDGETS, 71, 1),
     }
     assert len(ids) == 4
+
+
+def test_every_spelling_of_a_repo_names_the_same_threads_project_and_checkout() -> None:
+    """Forges ignore case in repo names; two spellings must never mean two agents."""
+    shouted = RepoRef("Acme", "Widgets")
+    assert thread_id(shouted, 7, 1) == thread_id(WIDGETS, 7, 1)
+    assert project_id(shouted) == project_id(WIDGETS)
+    assert workspace_root("/data", shouted) == workspace_root("/data/", WIDGETS)
+    assert workspace_root("/data", WIDGETS) == "/data/acme__widgets"
+
+
+@given(st.uuids().map(str), st.text(min_size=1, max_size=50), st.integers(1, 20))
+def test_turn_ids_are_stable_and_each_generation_is_new(
+    thread: str, key: str, generation: int
+) -> None:
+    first = turn_command_id(thread, key, generation)
+    assert first == turn_command_id(thread, key, generation)
+    assert first != turn_command_id(thread, key, generation + 1)
+    assert first != turn_message_id(thread, key, generation)
+    assert turn_command_id(thread, key) == turn_command_id(thread, key, 1)

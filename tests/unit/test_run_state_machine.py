@@ -74,7 +74,8 @@ def decide(
     ("observation", "detail"),
     [
         (seen(ThreadLiveness.MISSING), "agent thread is missing"),
-        (seen(ThreadLiveness.STOPPED, sha=SHA, ci=GREEN), "agent thread is stopped"),
+        (seen(ThreadLiveness.STOPPED, sha=SHA, ci=RED), "agent thread is stopped"),
+        (seen(ThreadLiveness.STOPPED, AgentPhase.GREEN), "agent thread is stopped"),
         (
             seen(ThreadLiveness.ERROR, error="rate limited"),
             "agent thread is error; last error: 'rate limited'",
@@ -119,7 +120,9 @@ def test_no_progress_for_stall_minutes_escalates() -> None:
     late = T0 + timedelta(minutes=46)
     action = next_action(observation, RECORD, LIMITS, late)
     assert action == Escalate(
-        EscalationReason.AGENT_FAILED, "stalled: no progress for more than 45 minutes"
+        EscalationReason.AGENT_FAILED,
+        "stalled: no progress for more than 45 minutes",
+        stop_agent=True,
     )
 
 
@@ -144,7 +147,7 @@ def test_a_run_older_than_max_run_minutes_escalates_even_when_active() -> None:
     late = T0 + timedelta(minutes=241)
     observation = replace(seen(), last_activity_at=late)
     assert next_action(observation, RECORD, LIMITS, late) == Escalate(
-        EscalationReason.AGENT_FAILED, "ran longer than 240 minutes"
+        EscalationReason.AGENT_FAILED, "ran longer than 240 minutes", stop_agent=True
     )
 
 
@@ -197,7 +200,16 @@ def test_deploy_failure_fixes_forward_with_the_deploy_evidence() -> None:
 
 def test_a_corrected_sha_waits_while_the_agent_works() -> None:
     record = replace(RECORD, fix_forwards=1, corrected_shas=(SHA,))
-    assert decide(seen(sha=SHA, ci=RED), record) == Wait("agent fixing forward from abc1234")
+    assert decide(seen(sha=SHA, ci=RED), record) == Wait(
+        "CI failed on abc1234; waiting for the agent's turn to end"
+    )
+
+
+def test_a_failure_waits_for_a_working_agent_instead_of_a_second_turn() -> None:
+    """A corrective turn goes to an idle agent only: never a turn beside a running one."""
+    assert decide(seen(ThreadLiveness.RUNNING, sha=SHA, ci=RED)) == Wait(
+        "CI failed on abc1234; waiting for the agent's turn to end"
+    )
 
 
 def test_a_corrected_sha_with_an_idle_agent_escalates() -> None:
@@ -300,6 +312,7 @@ def test_apply_fix_forward_counts_and_remembers_the_sha() -> None:
         fix_forwards=1,
         corrected_shas=(SHA,),
         updated_at=NOW,
+        verified_at=NOW,
     )
     assert apply(after, observation, action, NOW) == after
 
@@ -318,7 +331,7 @@ def test_apply_close_and_escalate() -> None:
 
 
 def test_an_unchanged_run_yields_the_identical_record() -> None:
-    record = replace(RECORD, phase=Phase.CI_PENDING, sha=SHA)
+    record = replace(RECORD, phase=Phase.CI_PENDING, sha=SHA, verified_at=T0)
     assert apply(record, seen(sha=SHA, ci=PENDING), Wait("w"), NOW) is record
 
 
@@ -375,3 +388,130 @@ def test_apply_never_touches_identity_or_the_doorbell(
     kept = ("thread_id", "attempt", "dispatched_at", "notified", "v")
     assert [getattr(after, name) for name in kept] == [getattr(record, name) for name in kept]
     assert after.fix_forwards - record.fix_forwards in (0, 1)
+
+
+# --- the two clocks, and a verified success beating both ----------------------------------
+
+VERIFIED = replace(RECORD, sha=SHA, phase=Phase.CI_PENDING, verified_at=T0, updated_at=T0)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_slow_ci_is_not_a_stalled_agent() -> None:
+    """Idle agent, verified push, CI running 50 minutes (stall window 45): wait, don't escalate."""
+    observation = replace(seen(ThreadLiveness.IDLE, sha=SHA, ci=PENDING), last_activity_at=T0)
+    assert next_action(observation, VERIFIED, LIMITS, at(50)) == Wait("CI pending on abc1234")
+
+
+def test_ci_turning_green_after_the_stall_window_closes() -> None:
+    observation = replace(seen(ThreadLiveness.IDLE, sha=SHA, ci=GREEN), last_activity_at=T0)
+    assert next_action(observation, VERIFIED, LIMITS, at(50)) == Close("CI passed on abc1234")
+
+
+def test_a_deploy_slower_than_the_stall_window_waits_then_closes() -> None:
+    pending = seen(ThreadLiveness.IDLE, sha=SHA, ci=GREEN, deploy=DeployState(DeployStatus.PENDING))
+    pending = replace(pending, last_activity_at=T0)
+    assert next_action(pending, VERIFIED, DEPLOYING, at(90)) == Wait("deploy pending for abc1234")
+    done = replace(pending, deploy=DeployState(DeployStatus.SUCCEEDED))
+    assert next_action(done, VERIFIED, DEPLOYING, at(100)) == Close("deployed abc1234")
+
+
+def test_a_green_ci_just_past_the_max_run_still_closes() -> None:
+    observation = replace(seen(ThreadLiveness.IDLE, sha=SHA, ci=GREEN), last_activity_at=T0)
+    assert next_action(observation, VERIFIED, LIMITS, at(241)) == Close("CI passed on abc1234")
+
+
+def test_the_wait_on_ci_has_its_own_limit_and_reason() -> None:
+    observation = seen(ThreadLiveness.IDLE, sha=SHA, ci=PENDING)
+    assert next_action(observation, VERIFIED, LIMITS, at(120)) == Wait("CI pending on abc1234")
+    assert next_action(observation, VERIFIED, LIMITS, at(121)) == Escalate(
+        EscalationReason.CI_TIMEOUT, "CI still not settled for abc1234 after 120 minutes"
+    )
+    deploying = seen(ThreadLiveness.IDLE, sha=SHA, ci=GREEN)
+    assert next_action(deploying, VERIFIED, DEPLOYING, at(121)) == Escalate(
+        EscalationReason.CI_TIMEOUT, "deploy still not settled for abc1234 after 120 minutes"
+    )
+
+
+def test_the_ci_clock_starts_when_afk_first_verifies_the_sha() -> None:
+    """A sha seen for the first time has no verification time yet: it cannot have timed out."""
+    fresh = seen(ThreadLiveness.IDLE, sha=NEW, ci=PENDING)
+    assert next_action(fresh, VERIFIED, LIMITS, at(500)) == Wait("CI pending on def5678")
+    after = apply(VERIFIED, fresh, Wait("w"), at(500))
+    assert (after.sha, after.verified_at) == (NEW, at(500))
+    assert apply(after, fresh, Wait("w"), at(600)).verified_at == at(500)
+
+
+def test_a_record_from_before_the_ci_clock_gets_one_when_next_seen() -> None:
+    legacy = replace(VERIFIED, verified_at=None)
+    observation = seen(ThreadLiveness.IDLE, sha=SHA, ci=PENDING)
+    assert next_action(observation, legacy, LIMITS, at(500)) == Wait("CI pending on abc1234")
+    assert apply(legacy, observation, Wait("w"), at(500)).verified_at == at(500)
+
+
+def test_a_dead_agent_whose_push_waits_on_ci_is_judged_by_ci() -> None:
+    """The work is on the forge: an agent that died after pushing can still close the issue."""
+    for liveness in (ThreadLiveness.ERROR, ThreadLiveness.STOPPED, ThreadLiveness.MISSING):
+        pending = seen(liveness, sha=SHA, ci=PENDING)
+        assert next_action(pending, VERIFIED, LIMITS, at(10)) == Wait("CI pending on abc1234")
+        green = seen(liveness, sha=SHA, ci=GREEN)
+        assert next_action(green, VERIFIED, LIMITS, at(10)) == Close("CI passed on abc1234")
+
+
+def test_success_waits_for_a_working_agent_then_stops_it_when_its_time_is_up() -> None:
+    running = replace(seen(ThreadLiveness.RUNNING, sha=SHA, ci=GREEN), last_activity_at=at(9))
+    assert next_action(running, VERIFIED, LIMITS, at(10)) == Wait(
+        "CI passed on abc1234; closing once the agent's turn ends"
+    )
+    assert next_action(running, VERIFIED, LIMITS, at(300)) == Close(
+        "CI passed on abc1234; the agent's turn ran out of time", stop_agent=True
+    )
+
+
+def test_an_agent_blocked_on_a_person_escalates_at_once_and_is_stopped() -> None:
+    blocked = replace(seen(), waiting_on="an answer to its question: which database?")
+    assert decide(blocked) == Escalate(
+        EscalationReason.AGENT_BLOCKED,
+        "agent is waiting for a person: an answer to its question: which database?",
+        stop_agent=True,
+    )
+    done = replace(seen(sha=SHA, ci=GREEN), waiting_on="an approval")
+    assert decide(done) == Close(
+        "CI passed on abc1234; the agent asked for a person afterwards", stop_agent=True
+    )
+
+
+@given(observations(), records, limits, near_datetimes)
+def test_no_rule_ends_a_run_while_its_agent_works_without_stopping_it(
+    observation: Observation, record: RunRecord, rules: Limits, now: datetime
+) -> None:
+    action = next_action(observation, record, rules, now)
+    if isinstance(action, Close | Escalate) and observation.liveness in {
+        ThreadLiveness.RUNNING,
+        ThreadLiveness.STARTING,
+        ThreadLiveness.UNKNOWN,
+    }:
+        assert action.stop_agent
+    if isinstance(action, FixForward):
+        assert observation.liveness is ThreadLiveness.IDLE
+
+
+@given(observations(), records, limits, near_datetimes)
+def test_a_verified_success_beats_every_clock(
+    observation: Observation, record: RunRecord, rules: Limits, now: datetime
+) -> None:
+    ci, deploy = observation.ci, observation.deploy
+    success = (
+        observation.sha_exists is True
+        and ci is not None
+        and ci.status is CiStatus.PASSED
+        and (
+            not rules.deploy_configured
+            or (deploy is not None and deploy.status is DeployStatus.SUCCEEDED)
+        )
+    )
+    action = next_action(observation, record, rules, now)
+    if success:
+        assert isinstance(action, Close | Wait)

@@ -47,6 +47,7 @@ class _Marker(BaseModel):
     corrected_shas: tuple[_Sha, ...] = ()
     escalation: EscalationReason | None = None
     notified: bool = False
+    verified_at: AwareDatetime | None = None
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -60,6 +61,7 @@ class _Marker(BaseModel):
             corrected_shas=self.corrected_shas,
             escalation=self.escalation,
             notified=self.notified,
+            verified_at=None if self.verified_at is None else self.verified_at.astimezone(UTC),
             v=self.v,
         )
 
@@ -78,6 +80,7 @@ def marker(record: RunRecord) -> str:
         "corrected_shas": list(record.corrected_shas),
         "escalation": None if record.escalation is None else record.escalation.value,
         "notified": record.notified,
+        "verified_at": None if record.verified_at is None else _iso(record.verified_at),
     }
     text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
     return f"{MARKER_PREFIX}{text.translate(_SAFE_JSON)}{MARKER_SUFFIX}"
@@ -163,8 +166,12 @@ _RANK = {
 }
 _ESCALATIONS: dict[EscalationReason | None, str] = {
     EscalationReason.AGENT_FAILED: "the agent failed, stalled or stopped without a usable push",
+    EscalationReason.AGENT_BLOCKED: "the agent stopped to wait for a person (an approval or an "
+    "answer); afk stopped it",
     EscalationReason.FIX_FORWARD_EXHAUSTED: "CI kept failing after every fix-forward turn",
     EscalationReason.DEPLOY_FAILED: "the deploy kept failing after every fix-forward turn",
+    EscalationReason.CI_TIMEOUT: "CI or the deploy did not finish in the time allowed after the "
+    "verified push",
 }
 _CI_TEXT = {Phase.CI_PENDING: "pending", Phase.CI_FAILED: "failed", Phase.CI_PASSED: "passed"}
 
@@ -206,4 +213,6 @@ def _ending(record: RunRecord) -> str:
     if record.phase is Phase.ESCALATED:
         reason = _ESCALATIONS.get(record.escalation, "no reason recorded")
         return f"**Escalated to a human:** {reason}."
+    if record.phase is Phase.CLOSED_BY_PERSON:
+        return "**Closed by a person** while the run was in flight: afk stopped its agent."
     return ""

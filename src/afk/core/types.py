@@ -65,7 +65,9 @@ class Issue:
     """An open tracker issue as afk sees it.
 
     ``trigger_labeler`` is who applied the ready label, filled in only when the trusted-labeler
-    check is configured (it costs a request per issue); ``None`` means unknown.
+    check is configured (it costs a request per issue); ``None`` means unknown. ``state`` is
+    ``open`` unless the issue was listed among closed ones; ``updated_at`` is the forge's last
+    change of the issue, when the listing gave it.
     """
 
     repo: RepoRef
@@ -77,6 +79,8 @@ class Issue:
     created_at: datetime
     url: str
     trigger_labeler: str | None = None
+    state: str = "open"
+    updated_at: datetime | None = None
 
     def has_label(self, name: str) -> bool:
         """Label names compare case-insensitively, as both forges display them."""
@@ -105,6 +109,11 @@ class Phase(StrEnum):
     DEPLOYED = "deployed"
     CLOSED = "closed"
     ESCALATED = "escalated"
+    CLOSED_BY_PERSON = "closed-by-person"
+
+
+TERMINAL_PHASES = frozenset({Phase.CLOSED, Phase.ESCALATED, Phase.CLOSED_BY_PERSON})
+"""A run in one of these is over: a re-armed issue gets the next attempt."""
 
 
 class AgentPhase(StrEnum):
@@ -125,8 +134,10 @@ class AgentReport:
 
 class EscalationReason(StrEnum):
     AGENT_FAILED = "agent_failed"
+    AGENT_BLOCKED = "agent_blocked"
     FIX_FORWARD_EXHAUSTED = "fix_forward_exhausted"
     DEPLOY_FAILED = "deploy_failed"
+    CI_TIMEOUT = "ci_timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +146,8 @@ class RunRecord:
 
     ``corrected_shas`` lists the shas a fix-forward turn was already sent for, so a crash and a
     re-run never send a second corrective turn for the same failure. ``escalation`` and
-    ``notified`` make an escalation's Slack doorbell ring at most once.
+    ``notified`` make an escalation's Slack doorbell ring at most once. ``verified_at`` is when
+    afk first verified the current ``sha``: the clock of the wait for CI and the deploy.
     """
 
     thread_id: str
@@ -148,6 +160,7 @@ class RunRecord:
     corrected_shas: tuple[str, ...] = ()
     escalation: EscalationReason | None = None
     notified: bool = False
+    verified_at: datetime | None = None
     v: int = 1
 
 
@@ -208,7 +221,9 @@ class Observation:
 
     ``sha_exists`` is ``None`` when no sha was reported (so nothing was checked); ``ci`` and
     ``deploy`` are ``None`` when they were not read (no verified sha, or no deploy check
-    configured). ``last_activity_at`` is T3's latest sign of life for the thread.
+    configured). ``last_activity_at`` is T3's latest sign of life for the thread;
+    ``waiting_on`` names what a person must give the agent (an approval, an answer) when T3 says
+    the agent is blocked on one.
     """
 
     liveness: ThreadLiveness
@@ -218,15 +233,21 @@ class Observation:
     deploy: DeployState | None = None
     last_activity_at: datetime | None = None
     last_error: str | None = None
+    waiting_on: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The state machine's knobs, taken from Config."""
+    """The state machine's knobs, taken from Config.
+
+    ``stall_minutes`` and ``max_run_minutes`` time the agent's work; ``max_ci_minutes`` times
+    the wait for CI and the deploy of a verified push, during which the agent is not working.
+    """
 
     max_fix_forwards: int = 3
     stall_minutes: int = 45
     max_run_minutes: int = 240
+    max_ci_minutes: int = 120
     deploy_configured: bool = False
 
 
@@ -248,7 +269,11 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Close:
+    """Close the issue. ``stop_agent``: the agent still runs and must be stopped first, and the
+    lock stays until T3 shows it stopped (never two agents in one checkout)."""
+
     reason: str
+    stop_agent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +288,11 @@ class FixForward:
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
+    """Hand the run to a human. ``stop_agent`` as for ``Close``."""
+
     reason: EscalationReason
     detail: str
+    stop_agent: bool = False
 
 
 RunAction = Wait | Close | FixForward | Escalate
