@@ -38,7 +38,7 @@ def _bearer(config: Config, *, value: object, file: object, variable: str) -> Be
     from pathlib import Path
 
     if isinstance(file, Path):
-        return FileBearer(file)
+        return FileBearer(file, setting=f"{variable}_FILE")
     if value is not None:
         from pydantic import SecretStr
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import stamina
 from typer.testing import CliRunner
 
 from afk.cli import app
-from afk.testing.world import World
+from afk.testing.world import BOT_TOKEN, World
 
 W = "acme/widgets"
 runner = CliRunner()
@@ -60,3 +61,51 @@ def test_doctor_calls_a_secondary_rate_limit_a_rate_limit_not_a_bad_token(github
     assert "hint:" in hint
     assert "TOKEN" not in hint
     assert "again" in hint
+
+
+# --- odd secrets --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def forgejo() -> Iterator[World]:
+    with World(repos=(W,), transport="loopback") as w:
+        yield w
+
+
+def test_doctor_reads_a_token_file_saved_with_a_byte_order_mark(
+    forgejo: World, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "tracker-token"
+    token_file.write_bytes(b"\xef\xbb\xbf" + BOT_TOKEN.encode() + b"\n")
+    env = {**forgejo.env(), "AFK_TRACKER_TOKEN_FILE": str(token_file)}
+    del env["AFK_TRACKER_TOKEN"]
+    code, out, _ = run("doctor", env=env)
+    assert check_line(out, "tracker login").startswith("✓"), out
+    assert code == 0, out
+
+
+def test_doctor_names_the_setting_of_a_token_with_a_non_ascii_character(
+    forgejo: World, tmp_path: Path
+) -> None:
+    """It used to crash with a traceback whose exception held the whole Authorization value."""
+    token_file = tmp_path / "tracker-token"
+    token_file.write_text(f"{BOT_TOKEN}\u00e9\n", encoding="utf-8")
+    env = {**forgejo.env(), "AFK_TRACKER_TOKEN_FILE": str(token_file)}
+    del env["AFK_TRACKER_TOKEN"]
+    code, out, err = run("doctor", env=env)
+    assert code == 1
+    line = check_line(out, "tracker login")
+    assert line.startswith("✗")
+    assert "AFK_TRACKER_TOKEN_FILE" in line
+    assert BOT_TOKEN not in out + err
+    assert "Traceback" not in out + err
+
+
+def test_a_token_variable_with_a_control_character_is_a_configuration_error(
+    forgejo: World,
+) -> None:
+    code, out, err = run("poll", env=forgejo.env(tracker_token=f"{BOT_TOKEN}\x1b"))
+    assert code == 2
+    assert out == ""
+    assert "AFK_TRACKER_TOKEN" in err
+    assert BOT_TOKEN not in err

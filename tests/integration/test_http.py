@@ -10,12 +10,14 @@ import stamina
 
 from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request, scrub
 from afk.errors import (
+    AfkError,
     TrackerAuthError,
     TrackerBadResponse,
     TrackerNotFound,
     TrackerRejected,
     TrackerUnavailable,
 )
+from afk.testing.serving import loopback_server
 
 KINDS = ErrorKinds(
     service="Forge",
@@ -174,3 +176,61 @@ def test_a_2xx_body_that_is_not_json_is_a_bad_response(body: str) -> None:
 )
 def test_scrub_removes_credential_shapes(make: Callable[[str], str]) -> None:
     assert "zz-unknown-secret" not in scrub(make("zz-unknown-secret"))
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("Bearer \ufefftok-canary-123", id="byte-order-mark"),
+        pytest.param("Bearer tok-canary-123\u00e9", id="non-ascii"),
+    ],
+)
+def test_a_header_httpx_cannot_encode_never_escapes_with_its_value(value: str) -> None:
+    """httpx raises a UnicodeEncodeError holding the whole header; afk sends nothing and says
+    which call could not be made, carrying no part of the value (nor a cause that does)."""
+    client, seen = scripted(httpx.Response(200, json={}))
+    with pytest.raises(AfkError) as caught:
+        request(
+            client,
+            "GET",
+            URL,
+            kinds=KINDS,
+            operation="read thing",
+            policy=RetryPolicy(),
+            idempotent=True,
+            headers={"Authorization": value},
+        )
+    assert seen == []
+    assert "read thing" in str(caught.value)
+    for error in chain(caught.value):
+        assert isinstance(error, AfkError)
+        assert "tok-canary-123" not in f"{error} {error!r} {error.args}"
+
+
+def test_a_header_the_wire_refuses_never_escapes_with_its_value() -> None:
+    """A control character passes httpx but not h11 on a real socket: the same rule holds."""
+    with (
+        loopback_server(lambda _: httpx.Response(200, json={})) as base,
+        httpx.Client() as client,
+        pytest.raises(AfkError) as caught,
+    ):
+        request(
+            client,
+            "GET",
+            f"{base}/thing",
+            kinds=KINDS,
+            operation="read thing",
+            policy=RetryPolicy(),
+            idempotent=True,
+            headers={"Authorization": "Bearer tok-canary-123\n"},
+        )
+    for error in chain(caught.value):
+        assert isinstance(error, AfkError)
+        assert "tok-canary-123" not in f"{error} {error!r} {error.args}"

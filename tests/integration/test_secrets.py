@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from afk.adapters.secrets import EnvBearer, FileBearer, VaultBearer
-from afk.errors import AfkError, SecretError
+from afk.errors import AfkError, ConfigError, SecretError
 from afk.testing.fake_vault import FakeVault
 from afk.testing.serving import Handler, loopback_server
 
@@ -34,10 +34,14 @@ class Clock:
 
 
 def assert_hidden(error: BaseException, *secrets: str) -> None:
-    for secret in secrets:
-        assert secret not in str(error)
-        assert secret not in repr(error)
-        assert secret not in str(error.args)
+    """Not in the error, nor in any exception it was raised from or while handling."""
+    seen: BaseException | None = error
+    while seen is not None:
+        for secret in secrets:
+            assert secret not in str(seen)
+            assert secret not in repr(seen)
+            assert secret not in str(seen.args)
+        seen = seen.__cause__ or seen.__context__
 
 
 # env
@@ -102,6 +106,50 @@ def test_file_bearer_never_quotes_the_content(tmp_path: Path) -> None:
         with pytest.raises(SecretError, match=why) as caught:
             FileBearer(path)()
         assert_hidden(caught.value, secret)
+
+
+def test_file_bearer_strips_a_byte_order_mark(tmp_path: Path) -> None:
+    """Editors on Windows save UTF-8 with a BOM; the token is what follows it."""
+    value = canary("t3")
+    token_file = tmp_path / "t3-token"
+    token_file.write_bytes(b"\xef\xbb\xbf" + value.encode() + b"\r\n")
+    assert FileBearer(token_file)() == value
+
+
+ODD_CHARACTERS = {
+    "non-ascii letter": "\u00e9",
+    "zero-width space": "\u200b",
+    "byte-order mark inside": "\ufeff",
+    "nul": "\x00",
+    "escape": "\x1b",
+    "delete": "\x7f",
+}
+
+
+@pytest.mark.parametrize("odd", list(ODD_CHARACTERS.values()), ids=list(ODD_CHARACTERS))
+def test_a_token_file_with_an_odd_character_is_a_config_error_naming_the_setting(
+    tmp_path: Path, odd: str
+) -> None:
+    value = canary("t3")
+    token_file = tmp_path / "t3-token"
+    token_file.write_text(f"{value[:8]}{odd}{value[8:]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        FileBearer(token_file, setting="AFK_T3_TOKEN_FILE")()
+    assert caught.value.setting == "AFK_T3_TOKEN_FILE"
+    assert "AFK_T3_TOKEN_FILE" in str(caught.value)
+    assert "printable ASCII" in str(caught.value)
+    assert_hidden(caught.value, value, value[:8], value[8:])
+
+
+@pytest.mark.parametrize("odd", list(ODD_CHARACTERS.values()), ids=list(ODD_CHARACTERS))
+def test_a_token_value_with_an_odd_character_is_a_config_error_naming_the_setting(
+    odd: str,
+) -> None:
+    value = canary("t3")
+    with pytest.raises(ConfigError) as caught:
+        EnvBearer(f"{value}{odd}", source="AFK_T3_TOKEN")()
+    assert caught.value.setting == "AFK_T3_TOKEN"
+    assert_hidden(caught.value, value)
 
 
 def test_file_bearer_refuses_a_directory(tmp_path: Path) -> None:

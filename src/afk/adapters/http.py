@@ -27,7 +27,16 @@ import httpx
 import stamina
 
 from afk.core.types import RepoRef
-from afk.errors import AuthFailed, BadResponse, NotFound, Rejected, ServiceError, Unavailable
+from afk.errors import (
+    AfkError,
+    AuthFailed,
+    BadResponse,
+    ConfigError,
+    NotFound,
+    Rejected,
+    ServiceError,
+    Unavailable,
+)
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _SECRETISH = re.compile(
@@ -200,10 +209,20 @@ def request(
             return _floored(server, backoff)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return backoff
+        if isinstance(exc, httpx.LocalProtocolError):
+            return None  # refused before it left: sending it again changes nothing
         if isinstance(exc, httpx.TransportError) and idempotent:
             return backoff
         return None
 
+    try:
+        prepared = http.build_request(method, url, headers=headers, params=params, json=json_body)
+    except (UnicodeError, ValueError):
+        prepared = None  # httpx encodes headers as ASCII; its error holds the whole header
+    if prepared is None:
+        raise _unsendable(kinds, operation)
+
+    failure: httpx.TransportError | None = None
     try:
         for attempt in stamina.retry_context(
             on=backoff_hook,
@@ -215,24 +234,36 @@ def request(
         ):
             with attempt:
                 attempts += 1
-                response = http.request(method, url, headers=headers, params=params, json=json_body)
+                response = http.send(prepared)
                 if _is_transient(response):
                     raise _RetryableStatus(response)
     except _RetryableStatus as exc:
         response = exc.response
-    except httpx.TimeoutException as exc:
-        raise kinds.unavailable(
-            service=kinds.service, operation=operation, detail=f"timed out ({type(exc).__name__})"
-        ) from None
     except httpx.TransportError as exc:
-        raise kinds.unavailable(
-            service=kinds.service,
-            operation=operation,
-            detail=f"connection failed ({type(exc).__name__})",
-        ) from None
+        failure = exc
+    # Every error is raised outside the ``except`` blocks: an httpx exception holds the request,
+    # headers included, and would otherwise ride along as the new error's ``__context__``.
+    if failure is not None:
+        raise _transport_failure(failure, kinds, operation)
     return _check(
         response, kinds=kinds, operation=operation, secrets=secret_list, now=policy.wall_clock()
     )
+
+
+def _unsendable(kinds: ErrorKinds, operation: str) -> ConfigError:
+    return ConfigError(
+        f"{kinds.service} {operation} not sent: the request holds a character HTTP cannot carry "
+        "(a token or URL setting with a non-ASCII or control character?)"
+    )
+
+
+def _transport_failure(exc: httpx.TransportError, kinds: ErrorKinds, operation: str) -> AfkError:
+    """The afk error for a request that got no usable answer; never quotes httpx's message."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.LocalProtocolError):
+        return _unsendable(kinds, operation)
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return kinds.unavailable(service=kinds.service, operation=operation, detail=f"{what} ({name})")
 
 
 def _check(

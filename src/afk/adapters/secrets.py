@@ -24,10 +24,11 @@ import requests
 from pydantic import SecretStr
 
 from afk.adapters.http import scrub
-from afk.errors import SecretError
+from afk.errors import ConfigError, SecretError
 
 DEFAULT_JWT_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _VAULT = "Vault"
+_PRINTABLE_ASCII = (0x21, 0x7E)
 
 _HVAC_STATUS: tuple[tuple[type[hvac.exceptions.VaultError], int], ...] = (
     (hvac.exceptions.InvalidRequest, 400),
@@ -56,14 +57,29 @@ class DescribedBearer(Protocol):
     def describe(self) -> str: ...
 
 
-def _usable(value: str, *, service: str, operation: str) -> str:
-    """The value stripped, or a ``SecretError`` that says what is wrong with it (not what it is)."""
+def _usable(
+    value: str, *, service: str, operation: str, setting: str, source: str | None = None
+) -> str:
+    """The value stripped, or an error that says what is wrong with it (never what it is).
+
+    A token goes into an HTTP header, which carries printable ASCII only: anything else (a
+    byte-order mark, a typographic quote pasted from a document, a control character) would make
+    httpx raise an exception holding the whole header. It is a ``ConfigError`` naming
+    ``setting``, as the fix is in the configuration.
+    """
     value = value.strip()
     if not value:
         raise SecretError(service=service, operation=operation, detail="the value is empty")
     if any(char.isspace() for char in value):
         raise SecretError(
             service=service, operation=operation, detail="the value holds whitespace inside it"
+        )
+    if not all(_PRINTABLE_ASCII[0] <= ord(char) <= _PRINTABLE_ASCII[1] for char in value):
+        where = f"{setting} ({source})" if source else setting
+        raise ConfigError(
+            f"{where}: the token holds a character that is not printable ASCII (a byte-order "
+            "mark inside, a typographic quote, a control character?): save it as plain text",
+            setting=setting,
         )
     return value
 
@@ -79,7 +95,10 @@ class EnvBearer:
 
     def __call__(self) -> str:
         return _usable(
-            self._value.get_secret_value(), service="secret", operation=f"read {self._source}"
+            self._value.get_secret_value(),
+            service="secret",
+            operation=f"read {self._source}",
+            setting=self._source,
         )
 
     def describe(self) -> str:
@@ -92,13 +111,14 @@ class EnvBearer:
 class FileBearer:
     """A credential file, re-read on every call: a Kubernetes secret volume rewrites it in place."""
 
-    __slots__ = ("_path",)
+    __slots__ = ("_path", "_setting")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, setting: str = "the token file") -> None:
         self._path = path
+        self._setting = setting
 
     def __call__(self) -> str:
-        return _read_file(self._path, service="secret file")
+        return _read_file(self._path, service="secret file", setting=self._setting)
 
     def describe(self) -> str:
         return f"file {self._path}"
@@ -107,26 +127,29 @@ class FileBearer:
         return f"FileBearer({self.describe()!r})"
 
 
-def _read_file(path: Path, *, service: str) -> str:
+def _read_file(path: Path, *, service: str, setting: str) -> str:
+    """The file's text without a UTF-8 byte-order mark (``utf-8-sig``), checked by ``_usable``.
+
+    Errors are raised after the ``except`` blocks: a ``UnicodeDecodeError`` quotes the bytes it
+    could not decode, and must not ride along as ``__context__``.
+    """
     operation = f"read {path}"
+    problem = ""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SecretError(service=service, operation=operation, detail="no such file") from None
+        problem = "no such file"
     except PermissionError:
-        raise SecretError(
-            service=service, operation=operation, detail="permission denied"
-        ) from None
+        problem = "permission denied"
     except IsADirectoryError:
-        raise SecretError(service=service, operation=operation, detail="is a directory") from None
+        problem = "is a directory"
     except UnicodeDecodeError:
-        # Its message quotes the offending bytes: never let it out.
-        raise SecretError(service=service, operation=operation, detail="not UTF-8 text") from None
+        problem = "not UTF-8 text"
     except OSError as exc:
-        raise SecretError(
-            service=service, operation=operation, detail=f"unreadable ({type(exc).__name__})"
-        ) from None
-    return _usable(text, service=service, operation=operation)
+        problem = f"unreadable ({type(exc).__name__})"
+    if problem:
+        raise SecretError(service=service, operation=operation, detail=problem)
+    return _usable(text, service=service, operation=operation, setting=setting, source=str(path))
 
 
 class VaultBearer:
@@ -183,16 +206,24 @@ class VaultBearer:
             if self._token is None or self._clock() >= self._renew_at:
                 self._login(client)
                 fresh = True
-            try:
-                return self._read(client)
-            except _TokenRefused as refused:
-                if fresh:
-                    raise refused.error from None
+            value = self._read_or_refused(client)
+            if isinstance(value, str):
+                return value
+            if fresh:
+                raise value
             self._login(client)
-            try:
-                return self._read(client)
-            except _TokenRefused as refused:
-                raise refused.error from None
+            value = self._read_or_refused(client)
+            if isinstance(value, str):
+                return value
+            raise value
+
+    def _read_or_refused(self, client: hvac.Client) -> str | SecretError:
+        """The secret, or the error to raise if Vault refused the client token."""
+        try:
+            return self._read(client)
+        except _TokenRefused as refused:
+            error = refused.error
+        return error
 
     def _client_once(self) -> hvac.Client:
         if self._client is None:
@@ -204,7 +235,9 @@ class VaultBearer:
         # Drop the old token first: it must not ride along on the login request.
         self._token = None
         client.token = None  # type: ignore[assignment]  # hvac accepts None: no token header
-        jwt = _read_file(self._jwt_path, service="Kubernetes service-account token")
+        jwt = _read_file(
+            self._jwt_path, service="Kubernetes service-account token", setting="AFK_VAULT_JWT_PATH"
+        )
         self._remember(jwt)
         started = self._clock()
         reply = self._call(
@@ -244,32 +277,39 @@ class VaultBearer:
             raise SecretError(
                 service=_VAULT, operation=operation, detail=f"the secret has no key {self._key!r}"
             )
-        return _usable(value, service=_VAULT, operation=f"{operation} key {self._key}")
+        return _usable(
+            value,
+            service=_VAULT,
+            operation=f"{operation} key {self._key}",
+            setting=f"the Vault secret {self._mount}/{self._path} key {self._key}",
+        )
 
     def _call(self, operation: str, call: Callable[[], Any], *, refusable: bool = False) -> Any:
-        """Run one hvac call; every hvac or requests failure becomes a ``SecretError``."""
+        """Run one hvac call; every hvac or requests failure becomes a ``SecretError``.
+
+        The error is raised after the ``except`` blocks: a requests exception holds the request,
+        ``X-Vault-Token`` included, and must not ride along as ``__context__``.
+        """
+        failure: SecretError | None = None
+        refused = False
         try:
             reply = call()
         except hvac.exceptions.VaultError as exc:
-            error = SecretError(
+            failure = SecretError(
                 service=_VAULT,
                 operation=operation,
                 status=_status_of(exc),
                 detail=scrub(", ".join(str(e) for e in exc.errors or ()), self._seen),
             )
-            if refusable and isinstance(exc, _TOKEN_REFUSED):
-                raise _TokenRefused(error) from None
-            raise error from None
+            refused = refusable and isinstance(exc, _TOKEN_REFUSED)
         except requests.exceptions.Timeout as exc:
-            raise SecretError(
-                service=_VAULT, operation=operation, detail=f"timed out ({type(exc).__name__})"
-            ) from None
+            detail = f"timed out ({type(exc).__name__})"
+            failure = SecretError(service=_VAULT, operation=operation, detail=detail)
         except requests.exceptions.RequestException as exc:
-            raise SecretError(
-                service=_VAULT,
-                operation=operation,
-                detail=f"connection failed ({type(exc).__name__})",
-            ) from None
+            detail = f"connection failed ({type(exc).__name__})"
+            failure = SecretError(service=_VAULT, operation=operation, detail=detail)
+        if failure is not None:
+            raise _TokenRefused(failure) if refused else failure
         if isinstance(reply, requests.Response):
             # hvac hands back the raw response when a 2xx body is not JSON.
             raise SecretError(

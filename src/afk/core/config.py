@@ -59,6 +59,10 @@ def _parse_bool(value: object) -> bool | None:
     return None
 
 
+def _printable_ascii(text: str) -> bool:
+    return all(0x20 <= ord(char) <= 0x7E for char in text)
+
+
 def _kill_switch(value: object) -> bool:
     """Anything that is not clearly a boolean keeps the switch ON."""
     parsed = _parse_bool(value)
@@ -177,6 +181,17 @@ class Config(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("tracker_token", "t3_token", "slack_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        """A token rides in an HTTP header, which carries printable ASCII only."""
+        if value is not None and not _printable_ascii(value.get_secret_value().strip()):
+            raise ValueError(
+                "the token holds a character that is not printable ASCII (a byte-order mark, a "
+                "typographic quote, a control character?)"
+            )
+        return value
+
     @model_validator(mode="wrap")
     @classmethod
     def _collect_warnings(cls, data: Any, handler: Any) -> Any:
@@ -293,14 +308,18 @@ def load_config(toml_path: Path | None = None, **overrides: Any) -> Config:
     if toml_path is not None and not toml_path.is_file():
         raise ConfigError(f"--config {toml_path}: no such file", setting="--config")
     token = _toml_path.set(toml_path)
+    # Raised after the ``except`` blocks: pydantic's error keeps each input, secrets included,
+    # and must not ride along as the ConfigError's ``__context__``.
+    failure: ConfigError | None = None
     try:
         return Config(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc), setting=_first_setting(exc)) from None
+        failure = ConfigError(_describe(exc), setting=_first_setting(exc))
     except ValueError as exc:  # a TOML file that does not parse
-        raise ConfigError(f"--config {toml_path}: {exc}", setting="--config") from None
+        failure = ConfigError(f"--config {toml_path}: {exc}", setting="--config")
     finally:
         _toml_path.reset(token)
+    raise failure
 
 
 def _first_setting(exc: ValidationError) -> str | None:
