@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from afk.core.config import Config
     from afk.loops.deps import Deps
     from afk.loops.report import Report
+    from afk.metrics.tick import TickMetrics
     from afk.render import EventLog
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -84,16 +85,17 @@ def _load(config_path: Path | None) -> tuple[Config, EventLog]:
     """Load the configuration or exit 2 naming what is wrong; warnings go to stderr."""
     from afk.core.config import load_config
     from afk.errors import ConfigError
-    from afk.render import EventLog, wants_json_logs
+    from afk.render import wants_json_logs
+    from afk.tick_log import TickLog
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         typer.echo(f"afk: configuration error: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    events = EventLog(as_json=wants_json_logs(config.log_format, sys.stderr))
+    events = TickLog(as_json=wants_json_logs(config.log_format, sys.stderr))
     for warning in config.warnings:
-        events.emit(warning, level="warning")
+        events.emit("config_warning", level="warning", detail=warning)
     return config, events
 
 
@@ -108,16 +110,25 @@ def _tick(
     disarmed = disarmed_report(kind, config, dry_run=dry_run)
     if disarmed is not None:
         report = disarmed
-        events.emit(report.notes[0] if report.notes else "disarmed", tick=kind)
+        events.emit("disarmed", tick=kind, reason=report.notes[0] if report.notes else None)
     else:
-        report = _run_armed(kind, config, events, dry_run=dry_run)
+        from afk.metrics.tick import tick_metrics
+
+        with tick_metrics(kind, config, events, dry_run=dry_run, started=started) as metrics:
+            report = _run_armed(kind, config, events, dry_run=dry_run, metrics=metrics)
+            metrics.observe(report)
         events.report_events(report, duration_ms=(time.perf_counter() - started) * 1000)
     typer.echo(report_json(report) if as_json else report_text(report))
     raise typer.Exit(report.exit_code)
 
 
 def _run_armed(
-    kind: Literal["poll", "watch"], config: Config, events: EventLog, *, dry_run: bool
+    kind: Literal["poll", "watch"],
+    config: Config,
+    events: EventLog,
+    *,
+    dry_run: bool,
+    metrics: TickMetrics,
 ) -> Report:
     from datetime import UTC, datetime
 
@@ -127,8 +138,9 @@ def _run_armed(
 
     with wiring.http_client(config) as http:
         deps = _build(config, http)
+        metrics.attach(http)
         if dry_run and not config.armed:
-            events.emit(f"{config.disarmed_reason()}; dry run only", tick=kind)
+            events.emit("dry_run_disarmed", tick=kind, reason=config.disarmed_reason())
         tick = poll_tick if kind == "poll" else watch_tick
         return tick(deps, config, now=datetime.now(UTC), dry_run=dry_run)
 

@@ -29,7 +29,12 @@ FORBIDDEN_MODULES = (
     "afk.testing",
     "afk.wiring",
     "afk.cli",
+    "prometheus_client",
+    "afk.metrics",
 )
+METRICS_MODULES = ("prometheus_client", "afk.metrics")
+"""Metrics are observed at the edge (the CLI, the HTTP client): no core or loop code knows them."""
+LOOPS = ROOT / "src" / "afk" / "loops"
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 IO_METHODS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
 CLOCK_CALLS = {
@@ -193,6 +198,8 @@ BAD_SNIPPETS = {
     "from time import monotonic": "imports a clock from time",
     "import importlib\nm = importlib.import_module('httpx')": "imports dynamically",
     "m = __import__('httpx')": "calls __import__()",
+    "from prometheus_client import Counter": "imports from prometheus_client",
+    "from afk.metrics.push import push_tick": "imports from afk.metrics.push",
 }
 
 
@@ -222,3 +229,42 @@ def test_the_environment_exemption_covers_only_env_reads(tmp_path: Path) -> None
     config = tmp_path / "config.py"
     config.write_text("import os\nx = os.environ\ny = open('f')\n", encoding="utf-8")
     assert purity_violations(config, env_allowed=True) == ["config.py:3: calls open()"]
+
+
+# --- metrics stay at the edge -------------------------------------------------------------------
+
+
+def imported_modules(path: Path, *, package: str) -> set[str]:
+    """Every module a file imports, relative imports resolved (``from x import y`` gives x.y)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node, package)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def metrics_imports(path: Path, *, package: str) -> list[str]:
+    return sorted(
+        module
+        for module in imported_modules(path, package=package)
+        if any(module == bad or module.startswith(f"{bad}.") for bad in METRICS_MODULES)
+    )
+
+
+@pytest.mark.parametrize("path", sorted(LOOPS.glob("*.py")), ids=lambda path: path.name)
+def test_loop_module_imports_no_metrics_library(path: Path) -> None:
+    assert metrics_imports(path, package="afk.loops") == []
+
+
+@pytest.mark.parametrize(
+    "source", ["import prometheus_client", "from ..metrics import tick", "from afk.metrics import x"]
+)
+def test_the_metrics_check_catches_a_loop_that_imports_metrics(tmp_path: Path, source: str) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(f"from __future__ import annotations\n{source}\n", encoding="utf-8")
+    assert metrics_imports(bad, package="afk.loops") != []

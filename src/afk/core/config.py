@@ -165,6 +165,10 @@ class Config(BaseSettings):
     http_retry_seconds: float = Field(10.0, ge=0, le=300)
     log_format: Literal["json", "human"] | None = None
 
+    # metrics (optional): the Pushgateway every armed tick pushes to, and its grouping instance
+    pushgateway_url: str | None = None
+    instance: str = Field("afk", min_length=1, max_length=128)
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str) -> str:
@@ -172,7 +176,7 @@ class Config(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/") + "/"
 
-    @field_validator("tracker_url", "t3_url", "vault_addr")
+    @field_validator("tracker_url", "t3_url", "vault_addr", "pushgateway_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

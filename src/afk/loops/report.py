@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from afk.core.types import RepoRef
@@ -35,6 +36,9 @@ class ActionRow:
     # and, for an escalation, its reason (``EscalationReason`` value).
     phase: str | None = None
     escalation: str | None = None
+    # For metrics: when the run was dispatched (its record's ``dispatched_at``), so the age of
+    # the oldest run in flight can be watched against the maximum run time.
+    dispatched_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"repo": str(self.repo)}
