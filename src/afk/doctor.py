@@ -48,13 +48,14 @@ def run_checks(config: Config) -> list[Check]:
         if config.armed
         else Check("armed", True, f"{config.disarmed_reason()} (nothing will be dispatched)")
     )
-    problems = config.operational_problems()
+    slack_problems = config.slack_problems()
+    problems = [p for p in config.operational_problems() if p not in slack_problems]
     if problems:
         checks += [
             Check("setting", False, p, "set it in the environment or the --config file")
             for p in problems
         ]
-        return checks
+        return [*checks, *([_slack_check(config)] if slack_problems else [])]
     http = wiring.http_client(config)
     with http:
         tracker, _ci = wiring.tracker_and_ci(config, http)
@@ -115,11 +116,15 @@ def _describe(bearer: object) -> str:
 def _slack_check(config: Config) -> Check:
     from afk import wiring
 
-    notifier = wiring.notifier(config)
-    if notifier is None:
+    hint = "check AFK_SLACK_TOKEN + AFK_SLACK_CHANNEL or AFK_SLACK_WEBHOOK_URL"
+    problems = config.slack_problems()
+    if problems:
+        return Check("Slack", False, "; ".join(problems), hint)
+    if not config.slack_configured:
         return Check("Slack", True, "not configured: escalations relabel only, no doorbell")
-    return _attempt(
-        "Slack",
-        notifier.auth_check,
-        "check AFK_SLACK_TOKEN + AFK_SLACK_CHANNEL or AFK_SLACK_WEBHOOK_URL",
-    )
+
+    def probe() -> str:
+        notifier = wiring.notifier(config)
+        return notifier.auth_check() if notifier is not None else "not configured"
+
+    return _attempt("Slack", probe, hint)

@@ -109,3 +109,38 @@ def test_a_token_variable_with_a_control_character_is_a_configuration_error(
     assert out == ""
     assert "AFK_TRACKER_TOKEN" in err
     assert BOT_TOKEN not in err
+
+
+# --- malformed Slack settings -------------------------------------------------------------------
+
+HOOK_SECRET = "cnryHookSecret5e6f"
+
+
+@pytest.mark.parametrize(
+    ("slack", "setting"),
+    [
+        pytest.param(
+            {"AFK_SLACK_WEBHOOK_URL": f"hooks.slack.com/services/T0/B0/{HOOK_SECRET}"},
+            "AFK_SLACK_WEBHOOK_URL",
+            id="webhook-without-scheme",
+        ),
+        pytest.param({"AFK_SLACK_CHANNEL": "  "}, "AFK_SLACK_CHANNEL", id="blank-channel"),
+    ],
+)
+def test_doctor_and_poll_agree_on_a_malformed_slack_setting(
+    forgejo: World, slack: dict[str, str], setting: str
+) -> None:
+    """doctor used to crash before printing a single check; poll named it cleanly (exit 2)."""
+    env = {**forgejo.env(), **slack}
+    code, out, err = run("doctor", env=env)
+    assert code == 1
+    line = check_line(out, "Slack")
+    assert line.startswith("✗")
+    assert setting in line
+    assert check_line(out, "tracker login").startswith("✓")
+    assert check_line(out, "T3").startswith("✓")
+    assert HOOK_SECRET not in out + err
+    code, out, err = run("poll", env=env)
+    assert code == 2
+    assert setting in err
+    assert HOOK_SECRET not in out + err

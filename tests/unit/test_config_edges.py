@@ -59,3 +59,52 @@ def test_a_refused_secret_leaves_no_validation_error_behind(
         load_config()
     assert caught.value.__context__ is None
     assert caught.value.__cause__ is None
+
+
+# --- Slack settings -----------------------------------------------------------------------------
+
+HOOK = "hooks.slack.com/services/T0AFK/B0AFK/cnryHookSecret"
+
+
+def armed(**overrides: object) -> dict[str, object]:
+    return {
+        "kill_switch": "false",
+        "allowlist": "acme/widgets",
+        "tracker_kind": "forgejo",
+        "tracker_url": "https://git.example.com/api/v1",
+        "tracker_token": "tracker-token",
+        "t3_url": "http://t3.example.com:3773",
+        "t3_token": "t3-token",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        pytest.param({"slack_webhook_url": HOOK}, "AFK_SLACK_WEBHOOK_URL", id="webhook-no-scheme"),
+        pytest.param(
+            {"slack_webhook_url": "ftp://hooks.slack.com/services/T/B/x"},
+            "AFK_SLACK_WEBHOOK_URL",
+            id="webhook-other-scheme",
+        ),
+        pytest.param(
+            {"slack_token": "xoxb-1", "slack_channel": "   "}, "AFK_SLACK_CHANNEL", id="blank"
+        ),
+    ],
+)
+def test_a_malformed_slack_setting_is_a_problem_naming_it(
+    overrides: dict[str, object], setting: str
+) -> None:
+    config = load_config(**armed(**overrides))
+    problems = config.slack_problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(setting)
+    assert problems == [p for p in config.operational_problems() if p.startswith("AFK_SLACK")]
+    assert "cnryHookSecret" not in " ".join(problems)
+
+
+def test_well_formed_slack_settings_have_no_problem() -> None:
+    hook = "https://hooks.slack.com/services/T0AFK/B0AFK/secret"
+    assert load_config(**armed(slack_webhook_url=hook)).slack_problems() == []
+    assert load_config(**armed(slack_token="xoxb-1", slack_channel="C0AFK")).slack_problems() == []

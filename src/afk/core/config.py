@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -268,7 +269,28 @@ class Config(BaseSettings):
             problems.append("AFK_T3_TOKEN (or AFK_T3_TOKEN_FILE, or AFK_VAULT_*) is not set")
         if self.vault_addr and not (self.vault_role and self.vault_path):
             problems.append("AFK_VAULT_ADDR is set but AFK_VAULT_ROLE or AFK_VAULT_PATH is not")
-        if self.slack_token is not None and not self.slack_channel:
+        problems.extend(self.slack_problems())
+        return problems
+
+    def slack_problems(self) -> list[str]:
+        """What is wrong with the Slack settings, by name: every command (``doctor`` as a Slack
+        check, a tick as a configuration error) reports the same words. The webhook URL is never
+        shown: its path is the credential."""
+        problems = []
+        if self.slack_webhook_url is not None:
+            try:
+                parts = urlsplit(self.slack_webhook_url.get_secret_value().strip())
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:
+                usable = False
+            if not usable:
+                problems.append(
+                    "AFK_SLACK_WEBHOOK_URL is not an http(s) URL (it starts with "
+                    "https://hooks.slack.com/services/; the value is secret, so not shown)"
+                )
+        if self.slack_channel is not None and not self.slack_channel.strip():
+            problems.append("AFK_SLACK_CHANNEL is blank (give a channel id, e.g. C0123ABCD)")
+        elif self.slack_token is not None and self.slack_channel is None:
             problems.append("AFK_SLACK_TOKEN is set but AFK_SLACK_CHANNEL is not")
         return problems
 
