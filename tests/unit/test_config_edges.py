@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_a_refused_secret_leaves_no_validation_error_behind(
 HOOK = "hooks.slack.com/services/T0AFK/B0AFK/cnryHookSecret"
 
 
-def armed(**overrides: object) -> dict[str, object]:
+def armed(**overrides: Any) -> dict[str, Any]:
     return {
         "kill_switch": "false",
         "allowlist": "acme/widgets",
@@ -94,7 +95,7 @@ def armed(**overrides: object) -> dict[str, object]:
     ],
 )
 def test_a_malformed_slack_setting_is_a_problem_naming_it(
-    overrides: dict[str, object], setting: str
+    overrides: dict[str, Any], setting: str
 ) -> None:
     config = load_config(**armed(**overrides))
     problems = config.slack_problems()

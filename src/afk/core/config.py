@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextvars
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
