@@ -6,6 +6,7 @@ names the user-visible failure it guards against.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,26 @@ def test_doctor_and_poll_agree_on_a_malformed_slack_setting(
     assert code == 2
     assert setting in err
     assert HOOK_SECRET not in out + err
+
+
+# --- suspected edges ----------------------------------------------------------------------------
+
+
+def test_an_empty_trusted_labeler_list_dispatches_nothing(forgejo: World, tmp_path: Path) -> None:
+    number = forgejo.ready_issue(W, "work")
+    toml = tmp_path / "afk.toml"
+    toml.write_text("trusted_labelers = []\n")
+    code, out, _ = run("poll", "--json", "--config", str(toml), env=forgejo.env())
+    assert code == 0
+    actions = json.loads(out)["actions"]
+    assert [(a["issue"], a["action"]) for a in actions] == [(number, "skip")]
+    assert "trusted" in actions[0]["reason"]
+    assert forgejo.t3.commands == []
+
+
+@pytest.mark.parametrize("command", ["poll", "doctor", "status"])
+def test_an_unreadable_config_file_exits_2(command: str) -> None:
+    code, out, err = run(command, "--config", "/proc/self/mem")
+    assert code == 2
+    assert out == ""
+    assert "--config /proc/self/mem" in err

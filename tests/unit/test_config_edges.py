@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,35 @@ def test_well_formed_slack_settings_have_no_problem() -> None:
     hook = "https://hooks.slack.com/services/T0AFK/B0AFK/secret"
     assert load_config(**armed(slack_webhook_url=hook)).slack_problems() == []
     assert load_config(**armed(slack_token="xoxb-1", slack_channel="C0AFK")).slack_problems() == []
+
+
+# --- trusted labelers ---------------------------------------------------------------------------
+
+
+def test_an_empty_trusted_labeler_list_trusts_nobody(tmp_path: Path) -> None:
+    """``trusted_labelers = []`` used to turn the check off, trusting everyone."""
+    toml = tmp_path / "afk.toml"
+    toml.write_text("trusted_labelers = []\n")
+    assert load_config(toml).trusted_labelers == frozenset()
+    assert load_config(trusted_labelers=",").trusted_labelers == frozenset()
+
+
+def test_trusted_labelers_left_unset_turn_the_check_off(tmp_path: Path) -> None:
+    toml = tmp_path / "afk.toml"
+    toml.write_text('log_format = "json"\n')
+    assert load_config(toml).trusted_labelers is None
+    assert load_config(trusted_labelers=["alice", " Bob "]).trusted_labelers == {"alice", "Bob"}
+
+
+# --- the config file ----------------------------------------------------------------------------
+
+
+def test_a_config_file_that_cannot_be_read_is_a_config_error() -> None:
+    """A file that exists but cannot be read (here: an I/O error, whoever runs the test)."""
+    unreadable = Path("/proc/self/mem")
+    assert unreadable.is_file()
+    with pytest.raises(ConfigError) as caught:
+        load_config(unreadable)
+    assert caught.value.setting == "--config"
+    assert str(unreadable) in str(caught.value)
+    assert "cannot be read" in str(caught.value)

@@ -102,8 +102,8 @@ def _logins(value: object) -> frozenset[str] | None:
         return None
     if not isinstance(items, list | tuple | set | frozenset):
         raise ValueError("expected a comma-separated list of logins")
-    logins = frozenset(str(item).strip() for item in items if str(item).strip())
-    return logins or None
+    # An explicit empty list trusts nobody; only leaving the setting out turns the check off.
+    return frozenset(str(item).strip() for item in items if str(item).strip())
 
 
 class Config(BaseSettings):
@@ -343,6 +343,9 @@ def load_config(toml_path: Path | None = None, **overrides: Any) -> Config:
         failure = ConfigError(_describe(exc), setting=_first_setting(exc))
     except ValueError as exc:  # a TOML file that does not parse
         failure = ConfigError(f"--config {toml_path}: {exc}", setting="--config")
+    except OSError as exc:  # it exists but cannot be read: permissions, an I/O error
+        reason = f"cannot be read ({type(exc).__name__})"
+        failure = ConfigError(f"--config {toml_path}: {reason}", setting="--config")
     finally:
         _toml_path.reset(token)
     raise failure
