@@ -127,7 +127,9 @@ def test_trusted_labelers_left_unset_turn_the_check_off(tmp_path: Path) -> None:
     toml = tmp_path / "afk.toml"
     toml.write_text('log_format = "json"\n')
     assert load_config(toml).trusted_labelers is None
-    assert load_config(trusted_labelers=["alice", " Bob "]).trusted_labelers == {"alice", "Bob"}
+    assert load_config(trusted_labelers=["alice", " Bob "]).trusted_labelers == frozenset(
+        {"alice", "Bob"}
+    )
 
 
 # --- the config file ----------------------------------------------------------------------------
