@@ -71,6 +71,9 @@ def in_flight(deps: Deps, config: Config, *, now: datetime) -> StatusReport:
         except AfkError as exc:
             errors.append(ErrorRow(repo=repo, error=str(exc)))
             return []
+        except Exception as exc:  # a bug must not stop the other repos, nor print a traceback
+            errors.append(ErrorRow(repo=repo, error=f"internal error: {type(exc).__name__}"))
+            return []
 
     batches = fan_out(config.allowlist, repo_rows, max_workers=deps.max_workers)
     rows = sorted((row for batch in batches for row in batch), key=lambda r: (str(r.repo), r.issue))
