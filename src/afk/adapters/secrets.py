@@ -158,7 +158,9 @@ class VaultBearer:
     The secret is read on every call (its value rotates); the Vault client token is reused until
     its lease is nearly over or Vault refuses it, and then afk logs in once more and retries once.
     The service-account JWT is re-read at each login because Kubernetes rotates projected tokens.
-    Timeouts are whole seconds (rounded up), as hvac takes them.
+    Timeouts are whole seconds (rounded up), as hvac takes them. ``verify=None`` (the default)
+    lets hvac apply Vault's own ``VAULT_CACERT``/``VAULT_CAPATH``, as every Vault client does;
+    passing ``True`` would silently trust the system's CAs only.
     """
 
     def __init__(
@@ -172,7 +174,7 @@ class VaultBearer:
         jwt_path: Path = DEFAULT_JWT_PATH,
         auth_mount: str = "kubernetes",
         timeout_s: float = 10,
-        verify: bool | str = True,
+        verify: bool | str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._addr = addr

@@ -11,6 +11,7 @@ transport raises the ``httpx`` error a real client would see.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,16 +91,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def loopback_server(handler: Handler, *, latency_s: float = 0.0) -> Iterator[str]:
-    """Run ``handler`` on 127.0.0.1 (ephemeral port) for the ``with`` block; yields the base URL."""
+def loopback_server(
+    handler: Handler, *, latency_s: float = 0.0, tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
+    """Run ``handler`` on 127.0.0.1 (ephemeral port) for the ``with`` block; yields the base URL.
+
+    With ``tls`` (a server-side context holding the certificate) it speaks HTTPS, so a client's
+    certificate checks (which CA it trusts, from where) are tested as they run in production.
+    """
     server = _Server(("127.0.0.1", 0), _RequestHandler)
     server.afk_handler = handler
     server.afk_latency_s = latency_s
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, name="afk-fake", daemon=True)
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield f"http://{host!s}:{port}"
+        yield f"{scheme}://{host!s}:{port}"
     finally:
         server.shutdown()
         server.server_close()
