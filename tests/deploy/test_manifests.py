@@ -38,6 +38,8 @@ REQUIRED_SECRET_ENV = frozenset({"AFK_TRACKER_TOKEN"})
 SECRET_SUFFIXES = ("TOKEN", "WEBHOOK_URL", "JWT")
 TOKEN_LIKE = re.compile(r"xox[abposr]-|ghp_|gho_|ghs_|github_pat_|glpat-|hvs\.")
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+NODE_LOCAL_DNS = "169.254.20.10/32"
+"""NodeLocal DNSCache's default link-local address (``__PILLAR__LOCAL__DNS__`` in its docs)."""
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -442,6 +444,22 @@ def check_network_policy(objs: list[Obj]) -> list[str]:
     return problems
 
 
+def check_node_local_dns(objs: list[Obj]) -> list[str]:
+    """With NodeLocal DNSCache a pod asks a cache on its own node, a host-network process that no
+    podSelector matches: DNS must also be allowed to the cache's address, or no name resolves."""
+    for policy in of_kind(objs, "NetworkPolicy"):
+        for rule in policy.get("spec", {}).get("egress", []):
+            cidrs = {peer.get("ipBlock", {}).get("cidr") for peer in rule.get("to", [])}
+            protocols = {
+                port.get("protocol", "TCP")
+                for port in rule.get("ports", [])
+                if port.get("port") == 53
+            }
+            if NODE_LOCAL_DNS in cidrs and protocols == {"UDP", "TCP"}:
+                return []
+    return [f"DNS (UDP and TCP 53) to NodeLocal DNSCache's {NODE_LOCAL_DNS} is not allowed"]
+
+
 def check_labels(objs: list[Obj]) -> list[str]:
     return [
         f"{name_of(obj)}: no app.kubernetes.io/name=afk label"
@@ -465,6 +483,7 @@ COMMON_CHECKS: dict[str, Check] = {
     "secret_refs": check_secret_refs,
     "env_names": check_env_names_against_config,
     "network_policy": check_network_policy,
+    "node_local_dns": check_node_local_dns,
     "labels": check_labels,
 }
 
@@ -758,8 +777,13 @@ MUTATIONS: dict[str, tuple[Callable[[list[Obj]], object], Check, str]] = {
         check_network_policy,
         "any destination",
     ),
+    "no node-local dns": (
+        lambda o: _egress(o).pop(1),
+        check_node_local_dns,
+        "NodeLocal DNSCache",
+    ),
     "no dns": (
-        lambda o: _egress(o).pop(0),
+        lambda o: [_egress(o).pop(0), _egress(o).pop(0)],
         check_network_policy,
         "DNS",
     ),
