@@ -1,41 +1,49 @@
-"""``FakeT3`` is at least as strict as T3 Code, and serves what the contract promises."""
+"""``FakeT3`` refuses what T3 Code refuses, the way it refuses it, at both server generations."""
 
 from __future__ import annotations
 
-import copy
-import json
+import base64
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 
-from afk.adapters.t3 import T3Client
-from afk.adapters.t3_snapshot import Snapshot
-from afk.core.types import RepoRef, ThreadLiveness
-from afk.errors import T3Rejected, T3Unavailable
-from afk.testing.contracts import ContractViolation, check_t3
-from afk.testing.fake_t3 import DEFAULT_TOKEN, FakeT3
+from afk.testing.contracts import check_t3
+from afk.testing.fake_t3 import (
+    DEFAULT_TOKEN,
+    DISPATCH_PATH,
+    MAX_TURN_INPUT_CHARS,
+    SHELL_PATH,
+    SNAPSHOT_PATH,
+    THREAD_PATH,
+    FakeT3,
+    UntaughtCommand,
+    Version,
+)
 from afk.testing.serving import loopback_server, mock_transport
+from tests.integration.t3_wire import (
+    AUTH,
+    REFUSED,
+    ROOT,
+    STAMP,
+    Clock,
+    accepted,
+    error_of,
+    interrupt,
+    new_id,
+    post,
+    project_create,
+    seed_thread,
+    session_stop,
+    snapshot,
+    thread_create,
+    turn_start,
+)
 
-SNAPSHOT = "/api/orchestration/snapshot"
-DISPATCH = "/api/orchestration/dispatch"
-AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-STAMP = "2026-06-15T22:27:00.000Z"
-
-
-class Clock:
-    """A settable clock for the fake's timestamps."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 6, 15, 22, 27, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+VERSIONS: list[Version] = ["0.0.33", "0.0.27"]
 
 
 @pytest.fixture
@@ -43,88 +51,22 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> Version:
+    """Every test that takes the ``fake`` runs against both server generations."""
+    chosen: Version = request.param
+    return chosen
+
+
 @pytest.fixture
-def fake(clock: Clock) -> FakeT3:
-    return FakeT3(clock=clock)
+def fake(clock: Clock, version: Version) -> FakeT3:
+    return FakeT3(clock=clock, version=version)
 
 
 @pytest.fixture
 def http(fake: FakeT3) -> Iterator[httpx.Client]:
     with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3.test") as c:
         yield c
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def project_create(project_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "type": "project.create",
-        "commandId": new_id(),
-        "projectId": project_id or new_id(),
-        "title": "acme/widgets",
-        "workspaceRoot": "/data/acme__widgets",
-        "createWorkspaceRootIfMissing": True,
-        "createdAt": STAMP,
-    }
-    return body | overrides
-
-
-def thread_create(project_id: str, thread_id: str | None = None, **overrides: Any) -> Any:
-    body = {
-        "type": "thread.create",
-        "commandId": new_id(),
-        "threadId": thread_id or new_id(),
-        "projectId": project_id,
-        "title": "acme/widgets#7",
-        "modelSelection": {"instanceId": "claudeAgent", "model": "claude-sonnet-4-6"},
-        "runtimeMode": "full-access",
-        "interactionMode": "default",
-        "branch": None,
-        "worktreePath": None,
-        "createdAt": STAMP,
-    }
-    return body | overrides
-
-
-def turn_start(thread_id: str, text: str = "do the thing", **overrides: Any) -> Any:
-    body = {
-        "type": "thread.turn.start",
-        "commandId": new_id(),
-        "threadId": thread_id,
-        "message": {"messageId": new_id(), "role": "user", "text": text, "attachments": []},
-        "runtimeMode": "full-access",
-        "interactionMode": "default",
-        "createdAt": STAMP,
-    }
-    return body | overrides
-
-
-def post(http: httpx.Client, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return http.post(
-        DISPATCH,
-        content=content,
-        headers={"content-type": "application/json", **(AUTH if headers is None else headers)},
-    )
-
-
-def get_snapshot(http: httpx.Client) -> Any:
-    response = http.get(SNAPSHOT, headers=AUTH)
-    assert response.status_code == 200
-    body = response.json()
-    check_t3("ReadModel", body)
-    return body
-
-
-def seed_thread(http: httpx.Client, *, turn: bool = True) -> tuple[str, str]:
-    project_id, thread_id = new_id(), new_id()
-    assert post(http, project_create(project_id)).status_code == 200
-    assert post(http, thread_create(project_id, thread_id)).status_code == 200
-    if turn:
-        assert post(http, turn_start(thread_id)).status_code == 200
-    return project_id, thread_id
 
 
 def message_without(key: str) -> Any:
@@ -139,15 +81,27 @@ def message_with(**fields: Any) -> Any:
     return body
 
 
-# --- malformed bodies --------------------------------------------------------------------
+def image(data: bytes = b"\x89PNG\r\n", mime: str = "image/png") -> dict[str, Any]:
+    encoded = base64.b64encode(data).decode()
+    return {
+        "type": "image",
+        "name": "shot.png",
+        "mimeType": mime,
+        "sizeBytes": len(data),
+        "dataUrl": f"data:{mime};base64,{encoded}",
+    }
+
+
+# --- malformed bodies: 400 HttpApiSchemaError --------------------------------------------
 
 _BAD_BODIES: list[tuple[str, Any, str]] = [
     ("not JSON", b"{type: project.create", "not JSON"),
     ("a JSON array", [project_create()], "string `type`"),
     ("no type", {k: v for k, v in project_create().items() if k != "type"}, "string `type`"),
     ("a numeric type", project_create(type=5), "string `type`"),
+    ("a list type", project_create(type=["project.create"]), "string `type`"),
     ("a wrapper", {"command": project_create()}, "string `type`"),
-    ("an unknown type", project_create(type="project.meta.update"), "unknown command type"),
+    ("an unknown type", project_create(type="project.explode"), "unknown command type"),
     ("no commandId", {k: v for k, v in project_create().items() if k != "commandId"}, "commandId"),
     ("an empty title", project_create(title=""), "title"),
     ("a padded id", project_create(projectId=" abc"), "projectId"),
@@ -163,11 +117,24 @@ _BAD_BODIES: list[tuple[str, Any, str]] = [
     ("a message without attachments", message_without("attachments"), "attachments"),
     ("an assistant message", message_with(role="assistant"), "message/role"),
     ("a non-string text", message_with(text=["a"]), "message/text"),
+    ("an attachment that is not an upload", message_with(attachments=[{}]), "attachment needs"),
+    (
+        "an attachment that is not an image",
+        message_with(attachments=[image() | {"type": "file"}]),
+        "image",
+    ),
     ("a non-UUID commandId", project_create(commandId="cmd-1"), "commandId is not a UUID"),
     ("a non-UUID projectId", project_create(projectId="acme-widgets"), "projectId is not a UUID"),
     ("a non-UUID threadId", thread_create(new_id(), threadId="t-1"), "threadId is not a UUID"),
     ("a non-UUID projectId ref", thread_create("p-1"), "projectId is not a UUID"),
     ("a braced UUID", project_create(commandId="{" + new_id() + "}"), "commandId is not a UUID"),
+    ("a non-UUID interrupt thread", interrupt("t-1"), "threadId is not a UUID"),
+    (
+        "an interrupt without createdAt",
+        {k: v for k, v in interrupt(new_id()).items() if k != "createdAt"},
+        "createdAt",
+    ),
+    ("a stop with a text onlyIfSettled", session_stop(new_id(), onlyIfSettled="yes"), "only"),
     ("a non-ISO createdAt", project_create(createdAt="yesterday"), "createdAt"),
     ("a date-only createdAt", project_create(createdAt="2026-06-15"), "createdAt"),
     ("a naive createdAt", project_create(createdAt="2026-06-15T22:27:00"), "createdAt"),
@@ -184,7 +151,11 @@ def test_malformed_commands_are_refused_with_400(
 ) -> None:
     response = post(http, body)
     assert response.status_code == 400
-    assert says in response.json()["message"]
+    reply = response.json()
+    check_t3("ErrorReply", reply)
+    assert set(reply) == {"_tag", "message"}
+    assert reply["_tag"] == "HttpApiSchemaError"
+    assert says in reply["message"]
     assert fake.commands == []
     assert fake.sequence == 0
 
@@ -201,95 +172,319 @@ def test_a_bad_message_id_is_refused(http: httpx.Client) -> None:
 def test_too_many_attachments_are_refused(http: httpx.Client) -> None:
     _, thread_id = seed_thread(http, turn=False)
     body = turn_start(thread_id)
-    body["message"]["attachments"] = [{}] * 9
-    assert post(http, body).status_code == 400
+    body["message"]["attachments"] = [image()] * 9
+    assert post(http, body).json()["_tag"] == "HttpApiSchemaError"
 
 
 def test_a_zulu_or_offset_utc_timestamp_is_accepted(http: httpx.Client) -> None:
-    assert post(http, project_create(createdAt="2026-06-15T22:27:00Z")).status_code == 200
-    assert post(http, project_create(createdAt="2026-06-15T22:27:00+00:00")).status_code == 200
+    accepted(http, project_create(createdAt="2026-06-15T22:27:00Z", workspaceRoot="/data/a"))
+    accepted(http, project_create(createdAt="2026-06-15T22:27:00+00:00", workspaceRoot="/data/b"))
 
 
-# --- auth --------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["thread.archive", "project.delete", "thread.approval.respond"])
+def test_real_commands_the_fake_was_never_taught_fail_loudly(
+    http: httpx.Client, fake: FakeT3, kind: str
+) -> None:
+    """T3 would accept these; answering anything would be a lie, so the test itself fails."""
+    with pytest.raises(UntaughtCommand, match=kind):
+        post(http, {"type": kind, "commandId": new_id(), "threadId": new_id()})
+    assert fake.sequence == 0
+
+
+# --- the normalizer: 400 invalid_command ---------------------------------------------------
+
+INVALID_COMMAND = {"code": "invalid_request", "reason": "invalid_command"}
+
+
+def test_a_missing_workspace_root_is_created_only_when_asked(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    """T3 checks the checkout exists; ``createWorkspaceRootIfMissing`` makes it instead."""
+    body = project_create(createWorkspaceRootIfMissing=False)
+    response = post(http, body)
+    assert response.status_code == 400
+    assert error_of(response) == INVALID_COMMAND
+    assert response.json()["_tag"] == "EnvironmentRequestInvalidError"
+    assert fake.projects == {}
+    accepted(http, project_create(workspaceRoot="/data/other/../acme__widgets/"))
+    assert ROOT in fake.directories
+    fake.delete_project(next(iter(fake.projects)))
+    accepted(http, body)  # the same command: a normalizer refusal leaves no receipt behind
+    assert fake.projects[body["projectId"]]["workspaceRoot"] == ROOT
+
+
+def test_an_attachment_that_is_not_an_image_payload_is_invalid(http: httpx.Client) -> None:
+    _, thread_id = seed_thread(http, turn=False)
+    for upload in (
+        image(mime="image/png") | {"dataUrl": "data:text/plain;base64,aGk="},
+        image(data=b""),
+    ):
+        body = turn_start(thread_id)
+        body["message"]["attachments"] = [upload]
+        response = post(http, body)
+        assert response.status_code == 400
+        assert error_of(response) == INVALID_COMMAND
+
+
+def test_an_image_is_kept_as_t3_keeps_it(http: httpx.Client, fake: FakeT3) -> None:
+    _, thread_id = seed_thread(http, turn=False)
+    body = turn_start(thread_id)
+    body["message"]["attachments"] = [image(b"12345")]
+    accepted(http, body)
+    (message,) = fake.threads[thread_id]["messages"]
+    (kept,) = message["attachments"]
+    assert set(kept) == {"type", "id", "name", "mimeType", "sizeBytes"}
+    assert (kept["type"], kept["name"], kept["sizeBytes"]) == ("image", "shot.png", 5)
+
+
+# --- auth and scopes -------------------------------------------------------------------------
+
+
+def routes_of(fake: FakeT3) -> list[tuple[str, str]]:
+    reads = [("GET", SNAPSHOT_PATH)]
+    if fake.version != "0.0.27":
+        reads += [("GET", SHELL_PATH), ("GET", THREAD_PATH + new_id())]
+    return [*reads, ("POST", DISPATCH_PATH)]
+
+
+def call(http: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    if method == "POST":
+        return post(http, project_create(), headers=headers)
+    return http.get(path, headers=headers)
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "reason"),
     [
-        {},
-        {"Authorization": "Bearer wrong-token"},
-        {"Authorization": DEFAULT_TOKEN},
-        {"Authorization": f"Basic {DEFAULT_TOKEN}"},
-        {"Authorization": f"Bearer {DEFAULT_TOKEN} "},
+        ({}, "missing_credential"),
+        ({"Authorization": DEFAULT_TOKEN}, "missing_credential"),
+        ({"Authorization": f"Basic {DEFAULT_TOKEN}"}, "missing_credential"),
+        ({"Authorization": "Bearer "}, "missing_credential"),
+        ({"Authorization": f"bearer {DEFAULT_TOKEN}"}, "missing_credential"),
+        ({"Authorization": "Bearer wrong-token"}, "invalid_credential"),
+        ({"Authorization": f"DPoP {DEFAULT_TOKEN}"}, "invalid_credential"),
     ],
-    ids=["missing", "wrong", "no scheme", "basic", "padded"],
+    ids=["missing", "no scheme", "basic", "empty", "lowercase", "wrong", "dpop"],
 )
-def test_a_missing_or_wrong_bearer_is_refused_on_both_routes(
-    http: httpx.Client, fake: FakeT3, headers: dict[str, str]
+def test_a_missing_or_wrong_bearer_is_refused_on_every_route(
+    http: httpx.Client, fake: FakeT3, headers: dict[str, str], reason: str
 ) -> None:
-    assert post(http, project_create(), headers=headers).status_code == 401
-    assert http.get(SNAPSHOT, headers=headers).status_code == 401
+    for method, path in routes_of(fake):
+        response = call(http, method, path, headers)
+        assert response.status_code == 401, path
+        assert error_of(response) == {"code": "auth_invalid", "reason": reason}
     assert fake.commands == []
+
+
+def test_a_bearer_with_extra_spaces_is_trimmed_as_t3_does(http: httpx.Client) -> None:
+    assert snapshot(http, {"Authorization": f"Bearer   {DEFAULT_TOKEN}"})["projects"] == []
 
 
 def test_a_rotated_bearer_replaces_the_old_one(http: httpx.Client, fake: FakeT3) -> None:
     fake.rotate_token("t3-placeholder-rotated")
-    assert post(http, project_create()).status_code == 401
+    response = post(http, project_create())
+    assert error_of(response) == {"code": "auth_invalid", "reason": "invalid_credential"}
     rotated = {"Authorization": "Bearer t3-placeholder-rotated"}
     assert post(http, project_create(), headers=rotated).status_code == 200
-    assert http.get(SNAPSHOT, headers=rotated).status_code == 200
+    assert snapshot(http, rotated)["projects"]
     with pytest.raises(ValueError, match="empty"):
         fake.rotate_token("")
 
 
-# --- what exists, and what may not exist twice -------------------------------------------
+def test_a_read_only_token_reads_but_may_not_dispatch(http: httpx.Client, fake: FakeT3) -> None:
+    fake.add_token("t3-reader")
+    reader = {"Authorization": "Bearer t3-reader"}
+    for method, path in routes_of(fake):
+        response = call(http, method, path, reader)
+        if method == "GET":
+            assert response.status_code in (200, 404), path  # 404: no such thread
+            continue
+        assert response.status_code == 403
+        assert error_of(response) == {
+            "code": "insufficient_scope",
+            "requiredScope": "orchestration:operate",
+        }
+        assert response.json()["_tag"] == "EnvironmentScopeRequiredError"
+    assert fake.projects == {}
 
 
-def test_thread_create_in_an_unknown_project_is_refused(http: httpx.Client, fake: FakeT3) -> None:
-    response = post(http, thread_create(new_id()))
-    assert response.status_code == 400
-    assert "project" in response.json()["message"]
-    assert fake.threads == {}
+def test_an_operate_only_token_may_dispatch_but_not_read(http: httpx.Client, fake: FakeT3) -> None:
+    fake.add_token("t3-writer", scopes=["orchestration:operate"])
+    writer = {"Authorization": "Bearer t3-writer"}
+    for method, path in routes_of(fake):
+        response = call(http, method, path, writer)
+        if method == "POST":
+            assert response.status_code == 200
+            continue
+        assert response.status_code == 403, path
+        assert error_of(response) == {
+            "code": "insufficient_scope",
+            "requiredScope": "orchestration:read",
+        }
 
 
-def test_a_turn_in_an_unknown_or_deleted_thread_is_refused(
-    http: httpx.Client, fake: FakeT3
-) -> None:
-    assert post(http, turn_start(new_id())).status_code == 400
-    _, thread_id = seed_thread(http, turn=False)
-    fake.delete_thread(thread_id)
-    response = post(http, turn_start(thread_id))
-    assert response.status_code == 400
-    assert "thread" in response.json()["message"]
+def test_the_body_is_decoded_before_the_scope_is_checked(http: httpx.Client, fake: FakeT3) -> None:
+    """T3 decodes the request before its handler checks the scope: a bad body is a 400 first."""
+    fake.add_token("t3-reader")
+    reader = {"Authorization": "Bearer t3-reader"}
+    assert post(http, {"type": 5}, headers=reader).json()["_tag"] == "HttpApiSchemaError"
+    assert post(http, project_create(), headers={}).status_code == 401
 
 
-def test_duplicates_conflict(http: httpx.Client, fake: FakeT3) -> None:
-    project_id, thread_id = seed_thread(http, turn=False)
-    assert post(http, project_create(project_id)).status_code == 409
-    assert post(http, thread_create(project_id, thread_id)).status_code == 409
-    repeated = turn_start(thread_id)
-    assert post(http, repeated).status_code == 200
-    assert post(http, repeated).status_code == 409
-    assert len(fake.threads[thread_id]["messages"]) == 1
-    assert len(fake.commands) == 3
+def test_token_controls_refuse_what_t3_cannot_hold(fake: FakeT3) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        fake.add_token("t3-x", scopes=["orchestration:write"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="already"):
+        fake.add_token(DEFAULT_TOKEN)
+    with pytest.raises(ValueError, match="whitespace"):
+        fake.add_token(" t3-padded")
 
 
-def test_replies_are_a_strictly_increasing_sequence_and_nothing_else(
+# --- engine refusals: always 500, never 409 ------------------------------------------------
+
+
+def refused(response: httpx.Response) -> bool:
+    assert response.status_code == 500, response.text
+    assert response.json()["_tag"] == "EnvironmentInternalError"
+    return error_of(response) == REFUSED
+
+
+def test_a_duplicate_project_id_is_refused_even_once_deleted(
     http: httpx.Client, fake: FakeT3
 ) -> None:
     project_id = new_id()
-    replies = [post(http, project_create(project_id)).json()]
+    accepted(http, project_create(project_id))
+    assert refused(post(http, project_create(project_id, workspaceRoot="/data/elsewhere")))
+    fake.delete_project(project_id)
+    assert refused(post(http, project_create(project_id, workspaceRoot="/data/elsewhere")))
+    assert len(fake.projects) == 1
+
+
+def test_a_thread_needs_an_existing_project(http: httpx.Client, fake: FakeT3) -> None:
+    assert refused(post(http, thread_create(new_id())))
+    assert fake.threads == {}
+
+
+def test_a_deleted_project_still_takes_threads(http: httpx.Client, fake: FakeT3) -> None:
+    """T3's decider checks that a project exists, not that it is live (``requireProject``)."""
+    project_id, _ = seed_thread(http, turn=False)
+    fake.delete_project(project_id)
+    thread_id = new_id()
+    accepted(http, thread_create(project_id, thread_id))
+    assert fake.threads[thread_id]["deletedAt"] is None
+
+
+def test_a_duplicate_thread_id_is_refused_even_once_deleted(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    project_id, thread_id = seed_thread(http, turn=False)
+    assert refused(post(http, thread_create(project_id, thread_id)))
+    fake.delete_thread(thread_id)
+    assert refused(post(http, thread_create(project_id, thread_id)))
+    assert len(fake.threads) == 1
+
+
+@pytest.mark.parametrize("build", [turn_start, interrupt, session_stop])
+def test_thread_commands_need_an_existing_thread(
+    http: httpx.Client, fake: FakeT3, build: Any
+) -> None:
+    seed_thread(http)
+    sequence = fake.sequence
+    assert refused(post(http, build(new_id())))
+    assert fake.sequence == sequence
+
+
+def test_a_conditional_stop_is_refused_on_a_thread_never_settled(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    _, thread_id = seed_thread(http)
+    assert refused(post(http, session_stop(thread_id, onlyIfSettled=True)))
+    assert fake.threads[thread_id]["session"]["status"] == "running"
+
+
+@pytest.mark.parametrize("retire", ["delete_thread", "archive_thread"])
+def test_a_retired_thread_takes_commands_but_nothing_runs(
+    http: httpx.Client, fake: FakeT3, retire: str
+) -> None:
+    """The engine still knows the thread; the runtime only serves live ones."""
+    _, thread_id = seed_thread(http, turn=False)
+    getattr(fake, retire)(thread_id)
+    accepted(http, turn_start(thread_id, "anyone there?"))
+    accepted(http, interrupt(thread_id))
+    accepted(http, session_stop(thread_id))
+    thread = fake.threads[thread_id]
+    assert [m["text"] for m in thread["messages"]] == ["anyone there?"]
+    assert thread["latestTurn"] is None
+    assert thread["session"] is None
+    assert thread["activities"] == []
+
+
+# --- receipts ------------------------------------------------------------------------------
+
+
+def test_an_accepted_command_id_is_answered_not_applied_again(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    _, thread_id = seed_thread(http, turn=False)
+    opening = turn_start(thread_id)
+    first = accepted(http, opening)
+    sequence, commands = fake.sequence, len(fake.commands)
+    assert accepted(http, opening) == first
+    assert accepted(http, opening | {"createdAt": "2026-06-16T00:00:00Z"}) == first
+    assert fake.sequence == sequence
+    assert len(fake.commands) == commands
+    assert len(fake.threads[thread_id]["messages"]) == 1
+
+
+def test_a_rejected_command_id_is_refused_forever(http: httpx.Client, fake: FakeT3) -> None:
+    """Even once its cause is gone: the retry needs a new commandId."""
+    project_id = new_id()
+    early = thread_create(project_id)
+    assert refused(post(http, early))
+    accepted(http, project_create(project_id))
+    assert refused(post(http, early))
+    assert early["threadId"] not in fake.threads
+    accepted(http, early | {"commandId": new_id()})
+    assert early["threadId"] in fake.threads
+
+
+def test_a_receipt_is_not_replayed_for_another_thread_from_v0_0_33(http: httpx.Client) -> None:
+    fake = FakeT3(version="0.0.33")
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        project_id, first = seed_thread(http, turn=False)
+        second = new_id()
+        accepted(http, thread_create(project_id, second))
+        reused = turn_start(first)
+        accepted(http, reused)
+        assert refused(post(http, turn_start(second) | {"commandId": reused["commandId"]}))
+        assert fake.threads[second]["messages"] == []
+
+
+def test_v0_0_27_replays_a_receipt_whatever_the_command_aims_at() -> None:
+    fake = FakeT3(version="0.0.27")
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        project_id, first = seed_thread(http, turn=False)
+        second = new_id()
+        accepted(http, thread_create(project_id, second))
+        reused = turn_start(first)
+        sequence = accepted(http, reused)
+        assert accepted(http, turn_start(second) | {"commandId": reused["commandId"]}) == sequence
+        assert fake.threads[second]["messages"] == []
+
+
+def test_replies_are_an_increasing_sequence_and_nothing_else(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    project_id = new_id()
+    replies = [accepted(http, project_create(project_id))]
     for _ in range(3):
         thread_id = new_id()
-        replies.append(post(http, thread_create(project_id, thread_id)).json())
-        fake.set_turn_state(thread_id, "running")
-        replies.append(post(http, turn_start(thread_id)).json())
-    for reply in replies:
-        assert set(reply) == {"sequence"}
-        check_t3("DispatchReply", reply)
-    sequences = [reply["sequence"] for reply in replies]
-    assert sequences == sorted(set(sequences))
-    assert get_snapshot(http)["snapshotSequence"] == sequences[-1]
+        replies.append(accepted(http, thread_create(project_id, thread_id)))
+        replies.append(accepted(http, turn_start(thread_id)))
+        replies.append(accepted(http, interrupt(thread_id)))
+        replies.append(accepted(http, session_stop(thread_id)))
+    assert replies == sorted(set(replies))
+    assert snapshot(http)["snapshotSequence"] >= replies[-1]
 
 
 def test_accepted_commands_are_recorded_in_order(http: httpx.Client, fake: FakeT3) -> None:
@@ -297,43 +492,46 @@ def test_accepted_commands_are_recorded_in_order(http: httpx.Client, fake: FakeT
     thread = thread_create(project["projectId"])
     turn = turn_start(thread["threadId"])
     for body in (project, thread, turn):
-        post(http, body)
+        accepted(http, body)
     post(http, turn_start(new_id()))
     assert fake.commands == [project, thread, turn]
-    assert fake.requests == [("POST", DISPATCH)] * 4
+    assert fake.requests == [("POST", DISPATCH_PATH)] * 4
 
 
-# --- the snapshot --------------------------------------------------------------------------
+# --- the workspace-root rule ----------------------------------------------------------------
 
 
-def test_created_things_appear_in_the_snapshot_in_the_contracts_shapes(
-    http: httpx.Client, fake: FakeT3, clock: Clock
-) -> None:
-    project_id, thread_id = seed_thread(http, turn=False)
-    body = get_snapshot(http)
-    (project,) = body["projects"]
-    assert project["id"] == project_id
-    assert project["workspaceRoot"] == "/data/acme__widgets"
-    assert project["deletedAt"] is None
-    (thread,) = body["threads"]
-    assert thread["id"] == thread_id
-    assert thread["projectId"] == project_id
-    assert thread["latestTurn"] is None
-    assert thread["messages"] == []
-    assert thread["session"] is None
-    assert "status" not in thread
-    assert thread["updatedAt"] == "2026-06-15T22:27:00.000Z"
+def test_from_v0_0_29_one_live_project_per_workspace_root(clock: Clock) -> None:
+    fake = FakeT3(clock=clock, version="0.0.33")
+    ui_project = fake.add_project("widgets (from the UI)", ROOT)
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        assert refused(post(http, project_create()))
+        assert refused(post(http, project_create(workspaceRoot=ROOT + "/")))
+        fake.delete_project(ui_project)
+        accepted(http, project_create())
+    assert sum(p["deletedAt"] is None for p in fake.projects.values()) == 1
 
 
-def test_a_started_turn_is_running_with_the_user_message(
+def test_v0_0_27_lets_two_projects_share_a_root(clock: Clock) -> None:
+    fake = FakeT3(clock=clock, version="0.0.27")
+    fake.add_project("widgets (from the UI)", ROOT)
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        accepted(http, project_create())
+    assert [p["workspaceRoot"] for p in fake.projects.values()] == [ROOT, ROOT]
+
+
+# --- what commands do ------------------------------------------------------------------------
+
+
+def test_a_turn_start_sends_the_message_and_the_runtime_starts_the_turn(
     http: httpx.Client, fake: FakeT3, clock: Clock
 ) -> None:
     _, thread_id = seed_thread(http, turn=False)
-    clock.now += timedelta(minutes=5)
+    clock.now = clock.now.replace(minute=32)
     command = turn_start(thread_id, "implement issue 7")
-    post(http, command)
-
-    (thread,) = get_snapshot(http)["threads"]
+    reply = accepted(http, command)
+    assert fake.sequence > reply  # the runtime's own events come after the reply
+    thread = fake.threads[thread_id]
     turn = thread["latestTurn"]
     assert turn["state"] == "running"
     assert turn["requestedAt"] == turn["startedAt"] == "2026-06-15T22:32:00.000Z"
@@ -341,122 +539,145 @@ def test_a_started_turn_is_running_with_the_user_message(
     assert turn["assistantMessageId"] is None
     (message,) = thread["messages"]
     assert message["id"] == command["message"]["messageId"]
-    assert message["role"] == "user"
-    assert message["text"] == "implement issue 7"
-    assert message["turnId"] == turn["turnId"]
+    assert (message["role"], message["text"]) == ("user", "implement issue 7")
+    assert message["turnId"] is None  # T3 links a user message to no turn
     assert message["streaming"] is False
-    assert thread["updatedAt"] == "2026-06-15T22:32:00.000Z"
+    expected = STAMP if fake.version == "0.0.27" else "2026-06-15T22:32:00.000Z"
+    assert message["createdAt"] == expected
     assert thread["session"]["status"] == "running"
     assert thread["session"]["activeTurnId"] == turn["turnId"]
 
 
-@pytest.mark.parametrize(
-    ("state", "liveness", "session"),
-    [
-        ("running", ThreadLiveness.RUNNING, "running"),
-        ("completed", ThreadLiveness.IDLE, "ready"),
-        ("interrupted", ThreadLiveness.STOPPED, "interrupted"),
-        ("error", ThreadLiveness.ERROR, "error"),
-    ],
-)
-def test_turn_state_control_moves_the_thread(
-    http: httpx.Client, fake: FakeT3, state: Any, liveness: ThreadLiveness, session: str
+def test_from_v0_0_29_the_server_stamps_created_at_itself(clock: Clock) -> None:
+    clock.now = clock.now.replace(hour=23)
+    for version, stamp in [("0.0.33", "2026-06-15T23:27:00.000Z"), ("0.0.27", STAMP)]:
+        fake = FakeT3(clock=clock, version=version)  # type: ignore[arg-type]
+        with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+            project_id, thread_id = seed_thread(http, turn=False)
+        assert fake.projects[project_id]["createdAt"] == stamp
+        assert fake.threads[thread_id]["createdAt"] == stamp
+
+
+@pytest.mark.parametrize("text", ["x" * (MAX_TURN_INPUT_CHARS + 1), "  \n "])
+def test_a_turn_the_provider_cannot_take_is_accepted_then_fails(
+    http: httpx.Client, fake: FakeT3, text: str
+) -> None:
+    """Over 120,000 characters (or nothing at all): dispatch says yes, the turn never starts."""
+    _, thread_id = seed_thread(http, turn=False)
+    accepted(http, turn_start(thread_id, text))
+    thread = fake.threads[thread_id]
+    assert [m["text"] for m in thread["messages"]] == [text]
+    assert thread["latestTurn"] is None
+    assert thread["session"]["status"] == "error"
+    assert thread["session"]["lastError"]
+    (failure,) = thread["activities"]
+    assert (failure["tone"], failure["kind"]) == ("error", "provider.turn.start.failed")
+
+
+def test_a_turn_of_exactly_the_limit_starts(http: httpx.Client, fake: FakeT3) -> None:
+    _, thread_id = seed_thread(http, turn=False)
+    accepted(http, turn_start(thread_id, "x" * MAX_TURN_INPUT_CHARS))
+    assert fake.threads[thread_id]["latestTurn"]["state"] == "running"
+
+
+def test_an_interrupt_ends_the_running_turn(http: httpx.Client, fake: FakeT3, clock: Clock) -> None:
+    _, thread_id = seed_thread(http)
+    clock.now = clock.now.replace(minute=40)
+    accepted(http, interrupt(thread_id))
+    thread = fake.threads[thread_id]
+    assert thread["latestTurn"]["state"] == "interrupted"
+    assert thread["latestTurn"]["completedAt"] == "2026-06-15T22:40:00.000Z"
+    assert thread["session"]["status"] == "interrupted"
+    assert thread["session"]["activeTurnId"] is None
+
+
+def test_an_interrupt_without_a_running_turn_changes_nothing(
+    http: httpx.Client, fake: FakeT3
 ) -> None:
     _, thread_id = seed_thread(http)
-    fake.set_turn_state(thread_id, state)
-    body = get_snapshot(http)
-    (thread,) = body["threads"]
-    assert thread["latestTurn"]["state"] == state
-    assert (thread["latestTurn"]["completedAt"] is None) == (state == "running")
-    assert thread["session"]["status"] == session
-    view = Snapshot.parse(json.dumps(body).encode())
-    assert view.liveness(thread_id) is liveness
+    fake.set_turn_state(thread_id, "completed")
+    before = {k: v for k, v in fake.threads[thread_id].items() if k != "updatedAt"}
+    accepted(http, interrupt(thread_id))
+    after = {k: v for k, v in fake.threads[thread_id].items() if k != "updatedAt"}
+    assert after == before
 
 
-def test_a_turn_state_on_a_thread_without_turns_creates_the_turn(
+def test_an_interrupt_without_a_session_leaves_a_failure_note(
     http: httpx.Client, fake: FakeT3
 ) -> None:
     _, thread_id = seed_thread(http, turn=False)
-    fake.set_turn_state(thread_id, "completed")
-    (thread,) = get_snapshot(http)["threads"]
-    assert thread["latestTurn"]["state"] == "completed"
-    assert thread["messages"] == []
+    accepted(http, interrupt(thread_id))
+    thread = fake.threads[thread_id]
+    assert thread["latestTurn"] is None
+    assert thread["session"] is None
+    (note,) = thread["activities"]
+    assert note["kind"] == "provider.turn.interrupt.failed"
 
 
-def test_session_control(http: httpx.Client, fake: FakeT3) -> None:
-    _, thread_id = seed_thread(http)
-    fake.set_session(thread_id, "error", last_error="provider crashed")
-    body = get_snapshot(http)
-    view = Snapshot.parse(json.dumps(body).encode())
-    assert view.liveness(thread_id) is ThreadLiveness.ERROR
-    assert view.last_error(thread_id) == "provider crashed"
-    fake.set_session(thread_id, None)
-    assert get_snapshot(http)["threads"][0]["session"] is None
-
-
-def test_assistant_messages_and_streaming(http: httpx.Client, fake: FakeT3) -> None:
-    _, thread_id = seed_thread(http)
-    fake.add_assistant_message(thread_id, "AFK-PHASE: tests-red")
-    partial = fake.add_assistant_message(thread_id, "AFK-PHASE: pushed 01234", streaming=True)
-    view = Snapshot.parse(json.dumps(get_snapshot(http)).encode())
-    assert view.agent_text(thread_id) == "AFK-PHASE: tests-red"
-
-    fake.finish_message(thread_id, partial, "AFK-PHASE: green")
-    (thread,) = get_snapshot(http)["threads"]
-    assert thread["latestTurn"]["assistantMessageId"] == partial
-    view = Snapshot.parse(json.dumps(get_snapshot(http)).encode())
-    assert view.agent_text(thread_id) == "AFK-PHASE: tests-red\nAFK-PHASE: green"
-
-
-def test_a_deleted_thread_stays_in_the_snapshot_marked_deleted(
+def test_a_session_stop_stops_the_session_and_ends_the_turn(
     http: httpx.Client, fake: FakeT3
 ) -> None:
     _, thread_id = seed_thread(http)
-    fake.delete_thread(thread_id)
-    body = get_snapshot(http)
-    assert body["threads"][0]["deletedAt"] is not None
-    assert Snapshot.parse(json.dumps(body).encode()).liveness(thread_id) is ThreadLiveness.MISSING
+    accepted(http, session_stop(thread_id))
+    thread = fake.threads[thread_id]
+    assert thread["session"]["status"] == "stopped"
+    assert thread["session"]["activeTurnId"] is None
+    assert thread["latestTurn"]["state"] == "interrupted"
+    assert thread["latestTurn"]["completedAt"] is not None
 
 
-def test_controls_accept_only_the_contracts_literals(http: httpx.Client, fake: FakeT3) -> None:
-    _, thread_id = seed_thread(http)
-    bad: Any = "errored"
-    with pytest.raises(ValueError, match=r"latestTurn\.state"):
-        fake.set_turn_state(thread_id, bad)
-    with pytest.raises(ValueError, match="role"):
-        fake.add_message(thread_id, "tool", "x")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"session\.status"):
-        fake.set_session(thread_id, "dead")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        fake.add_assistant_message(thread_id, None)  # type: ignore[arg-type]
-    with pytest.raises(KeyError):
-        fake.set_turn_state(new_id(), "running")
-    with pytest.raises(KeyError):
-        fake.finish_message(thread_id, new_id())
-    assert fake.add_message(thread_id, "system", "restarted")
+def test_a_session_stop_on_a_thread_without_a_session_records_a_stopped_one(
+    http: httpx.Client, fake: FakeT3
+) -> None:
+    _, thread_id = seed_thread(http, turn=False)
+    accepted(http, session_stop(thread_id))
+    session = fake.threads[thread_id]["session"]
+    assert (session["status"], session["providerName"]) == ("stopped", None)
 
 
-def test_the_fake_refuses_to_serve_an_invalid_snapshot(http: httpx.Client, fake: FakeT3) -> None:
-    """A test that corrupts the fake's state behind its back gets a loud failure, not a reply."""
-    _, thread_id = seed_thread(http)
-    fake.threads[thread_id]["latestTurn"]["state"] = "in_progress"
-    with pytest.raises(ContractViolation, match="state"):
-        http.get(SNAPSHOT, headers=AUTH)
+# --- routes ----------------------------------------------------------------------------------
 
 
-def test_unknown_routes_and_methods(http: httpx.Client, fake: FakeT3) -> None:
-    assert http.get("/api/orchestration/shell", headers=AUTH).status_code == 404
-    assert http.get(DISPATCH, headers=AUTH).status_code == 405
-    assert http.post(SNAPSHOT, headers=AUTH).status_code == 405
-    assert http.get(SNAPSHOT + "/", headers=AUTH).status_code == 404
+def test_unknown_routes_fall_through_to_the_static_route(http: httpx.Client, fake: FakeT3) -> None:
+    """No JSON error body: T3 falls through to its static web route there, unauthenticated."""
+    for path in ("/api/orchestration/nope", SNAPSHOT_PATH + "/", DISPATCH_PATH):
+        response = http.get(path)
+        assert (response.status_code, response.text) == (404, "Not Found"), path
+    response = http.post(SNAPSHOT_PATH, headers=AUTH)
+    assert (response.status_code, response.content) == (404, b"")
 
 
-# --- injected failures ---------------------------------------------------------------------
+def test_v0_0_27_has_no_shell_and_no_thread_route(clock: Clock) -> None:
+    fake = FakeT3(clock=clock, version="0.0.27")
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        _, thread_id = seed_thread(http)
+        for path in (SHELL_PATH, THREAD_PATH + thread_id, THREAD_PATH + new_id()):
+            response = http.get(path, headers=AUTH)
+            assert response.status_code == 404
+            assert response.text == "Not Found"  # not {"code": "not_found", ...}
+
+
+def test_a_server_with_its_web_client_answers_unknown_gets_with_its_page(clock: Clock) -> None:
+    """A client must not take a 200 for an API answer: it is the bundled web client's page."""
+    fake = FakeT3(clock=clock, version="0.0.27", static_client=True)
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        response = http.get(SHELL_PATH, headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<html" in response.text
+
+
+def test_the_version_is_one_t3_had(clock: Clock) -> None:
+    with pytest.raises(ValueError, match="version"):
+        FakeT3(clock=clock, version="0.0.30")  # type: ignore[arg-type]
+
+
+# --- injected failures -----------------------------------------------------------------------
 
 
 def test_fail_next_with_a_status(http: httpx.Client, fake: FakeT3) -> None:
     fake.fail_next(2, status=503)
-    assert http.get(SNAPSHOT, headers=AUTH).status_code == 503
+    assert http.get(SNAPSHOT_PATH, headers=AUTH).status_code == 503
     assert post(http, project_create()).status_code == 503
     assert post(http, project_create()).status_code == 200
     assert len(fake.commands) == 1
@@ -477,6 +698,8 @@ def test_fail_next_after_apply_loses_only_the_reply(http: httpx.Client, fake: Fa
         post(http, body)
     assert fake.commands == [body]
     assert body["projectId"] in fake.projects
+    accepted(http, body)  # the retry with the same commandId is answered, not applied twice
+    assert fake.commands == [body]
 
 
 def test_fail_next_after_apply_with_a_status(http: httpx.Client, fake: FakeT3) -> None:
@@ -490,10 +713,27 @@ def test_fail_next_targets_one_kind_and_queues(http: httpx.Client, fake: FakeT3)
     fake.fail_next(1, status=500, only="thread.create")
     fake.fail_next(1, status=429)
     assert post(http, project_create(project_id)).status_code == 429
-    assert http.get(SNAPSHOT, headers=AUTH).status_code == 200
-    assert post(http, project_create(project_id)).status_code == 200
+    assert http.get(SNAPSHOT_PATH, headers=AUTH).status_code == 200
+    accepted(http, project_create(project_id))
     assert post(http, thread_create(project_id)).status_code == 500
-    assert post(http, thread_create(project_id)).status_code == 200
+    accepted(http, thread_create(project_id))
+
+
+def test_fail_next_targets_the_new_reads_and_commands(clock: Clock) -> None:
+    fake = FakeT3(clock=clock)
+    with httpx.Client(transport=mock_transport(fake.handle), base_url="http://t3") as http:
+        _, thread_id = seed_thread(http)
+        fake.fail_next(1, status=502, only="thread")
+        fake.fail_next(1, status=503, only="shell")
+        fake.fail_next(1, status=504, only="thread.turn.interrupt")
+        fake.fail_next(1, drop=True, only="thread.session.stop")
+        assert http.get(SNAPSHOT_PATH, headers=AUTH).status_code == 200
+        assert http.get(SHELL_PATH, headers=AUTH).status_code == 503
+        assert http.get(THREAD_PATH + thread_id, headers=AUTH).status_code == 502
+        assert post(http, interrupt(thread_id)).status_code == 504
+        with pytest.raises(httpx.RemoteProtocolError):
+            post(http, session_stop(thread_id))
+        assert fake.threads[thread_id]["latestTurn"]["state"] == "running"
 
 
 @pytest.mark.parametrize(
@@ -506,6 +746,7 @@ def test_fail_next_targets_one_kind_and_queues(http: httpx.Client, fake: FakeT3)
         (1, {"drop": True, "status": 500}),
         (1, {"drop": True, "after_apply": True}),
         (1, {"status": 500, "only": "thread.delete"}),
+        (1, {"status": 500, "only": "threads"}),
     ],
 )
 def test_fail_next_refuses_nonsense(fake: FakeT3, n: int, options: dict[str, Any]) -> None:
@@ -521,40 +762,23 @@ def test_reset_counts_keeps_state(http: httpx.Client, fake: FakeT3) -> None:
     assert fake.commands == []
     assert len(fake.threads) == 1
     assert fake.sequence == sequence
-    get_snapshot(http)
-    assert fake.requests == [("GET", SNAPSHOT)]
+    snapshot(http)
+    assert fake.requests == [("GET", SNAPSHOT_PATH)]
 
 
-def test_snapshot_body_is_a_copy(http: httpx.Client, fake: FakeT3) -> None:
-    seed_thread(http)
-    body = fake.snapshot_body()
-    before = copy.deepcopy(fake.threads)
-    body["threads"][0]["messages"].clear()
-    assert fake.threads == before
+# --- real sockets ----------------------------------------------------------------------------
 
 
-# --- real sockets --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def no_waits() -> Iterator[None]:
-    with stamina.set_testing(True, attempts=2):
-        yield
-
-
-def test_the_client_over_a_loopback_server(fake: FakeT3) -> None:
-    repo = RepoRef("acme", "widgets")
-    with loopback_server(fake.handle) as url, httpx.Client(timeout=5) as http:
-        client = T3Client(url, http, lambda: fake.token)
-        thread_id = client.dispatch(repo, 7, "implement it")
+def test_a_whole_dispatch_over_a_loopback_server(fake: FakeT3) -> None:
+    with loopback_server(fake.handle) as url, httpx.Client(base_url=url, timeout=5) as http:
+        _, thread_id = seed_thread(http)
         fake.add_assistant_message(thread_id, "AFK-PHASE: tests-red")
         fake.set_turn_state(thread_id, "completed")
-        client.send_turn(thread_id, "CI failed: fix forward")
-        view = client.snapshot()
-        with pytest.raises(T3Rejected):
-            client.send_turn(new_id(), "nobody home")
-    assert view.liveness(thread_id) is ThreadLiveness.RUNNING
-    assert view.agent_text(thread_id) == "AFK-PHASE: tests-red"
+        accepted(http, turn_start(thread_id, "CI failed: fix forward"))
+        assert refused(post(http, turn_start(new_id())))
+        body = snapshot(http)
+    (thread,) = body["threads"]
+    assert thread["latestTurn"]["state"] == "running"
     assert [m["role"] for m in fake.threads[thread_id]["messages"]] == [
         "user",
         "assistant",
@@ -562,27 +786,38 @@ def test_the_client_over_a_loopback_server(fake: FakeT3) -> None:
     ]
 
 
-@pytest.mark.usefixtures("no_waits")
-def test_a_dropped_reply_over_sockets_is_unavailable(fake: FakeT3) -> None:
-    with loopback_server(fake.handle) as url, httpx.Client(timeout=5) as http:
-        client = T3Client(url, http, lambda: fake.token)
+def test_a_dropped_reply_over_sockets_is_a_transport_error(fake: FakeT3) -> None:
+    with loopback_server(fake.handle) as url, httpx.Client(base_url=url, timeout=5) as http:
+        project_id, thread_id = seed_thread(http, turn=False)
         fake.fail_next(1, drop=True, only="thread.turn.start")
-        with pytest.raises(T3Unavailable):
-            client.dispatch(RepoRef("acme", "widgets"), 7, "implement it")
+        with pytest.raises(httpx.TransportError):
+            post(http, turn_start(thread_id))
     assert [c["type"] for c in fake.commands] == ["project.create", "thread.create"]
+    assert fake.threads[thread_id]["messages"] == []
+    assert project_id in fake.projects
 
 
 def test_concurrent_dispatches_over_sockets_stay_consistent(fake: FakeT3) -> None:
     """Ticks fan out per repo; the threaded server must not lose or reorder state."""
-    repos = [RepoRef("acme", f"repo-{n}") for n in range(8)]
-    with loopback_server(fake.handle) as url, httpx.Client(timeout=10) as http:
-        client = T3Client(url, http, lambda: fake.token)
+
+    def dispatch(http: httpx.Client, n: int) -> tuple[str, list[int]]:
+        project_id, thread_id = new_id(), str(uuid.uuid5(uuid.NAMESPACE_URL, f"repo-{n}"))
+        replies = [
+            accepted(http, project_create(project_id, workspaceRoot=f"/data/acme__repo-{n}")),
+            accepted(http, thread_create(project_id, thread_id)),
+            accepted(http, turn_start(thread_id)),
+        ]
+        return thread_id, replies
+
+    with loopback_server(fake.handle) as url, httpx.Client(base_url=url, timeout=10) as http:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            thread_ids = list(pool.map(lambda repo: client.dispatch(repo, 1, "go"), repos))
-        view = client.snapshot()
+            results = list(pool.map(lambda n: dispatch(http, n), range(8)))
+        body = snapshot(http)
+    replies = [r for _, rs in results for r in rs]
+    assert len(set(replies)) == 24
+    assert all(rs == sorted(rs) for _, rs in results)
     assert len(fake.commands) == 24
     assert len(fake.projects) == 8
-    assert fake.sequence == 24
-    for thread_id in thread_ids:
-        assert view.liveness(thread_id) is ThreadLiveness.RUNNING
-        assert view.has_opening_message(thread_id)
+    assert fake.sequence == body["snapshotSequence"] == 8 * 5  # 1 + 1 + 2 events, + the runtime's
+    running = {t["id"] for t in body["threads"] if t["latestTurn"]["state"] == "running"}
+    assert running == {thread_id for thread_id, _ in results}
