@@ -11,7 +11,9 @@ out as one of these, so the loops and the CLI only ever handle ``AfkError``::
         │   └── NotFound            404: the thing is not there
         ├── Unavailable             5xx, timeout, connection error, retry budget spent
         ├── BadResponse             2xx whose body is not what the contract promises
-        ├── T3Error                 (mixin for every T3 failure; see below)
+        ├── T3Error                 (mixin for every T3 failure; see below;
+        │                            ThreadExists / ThreadIdRefused: a refused thread.create
+        │                            whose thread exists / does not exist when read again)
         ├── TrackerError            (mixin for every tracker/CI failure)
         ├── NotifyError             (mixin for every Slack failure)
         └── SecretError             (mixin for every bearer-provider / Vault failure)
@@ -110,6 +112,15 @@ class T3Unavailable(T3Error, Unavailable):
 
 class T3BadResponse(T3Error, BadResponse):
     """T3 answered 2xx with a body outside the contract."""
+
+
+class ThreadExists(T3Rejected):
+    """T3 refused to create a thread that, read again, exists: another tick created it."""
+
+
+class ThreadIdRefused(T3Rejected):
+    """T3 refused to create a thread that, read again, does not exist: its id is held by a
+    deleted or archived thread (or its project vanished). The next attempt's id is free."""
 
 
 class TrackerError(ServiceError):

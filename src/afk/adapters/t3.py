@@ -1,28 +1,54 @@
 """``T3Client``: afk's ``AgentRunner``, speaking T3 Code's orchestration contract (T3_CONTRACT.md).
 
-Two routes: GET the snapshot (a read, retried) and POST one bare command to dispatch (a write, not
-retried once it may have reached the server: the next tick re-reads the snapshot and adopts what
-landed). The client mints every id and returns the ids it minted, never ones read from a reply.
-The bearer rotates, so it is read afresh for every request.
+Reads: the fleet once per tick (``GET /shell`` from v0.0.29; the snapshot, which carries every
+message, on an older server that answers 404 to the shell), and one thread per run a tick
+decides (``GET /threads/{id}``; from v0.0.32 the snapshot's threads are empty, so this is the
+only place the agent's reports are). Writes: one bare command per ``POST /dispatch``.
+
+How T3 refuses (read in its source at v0.0.33): never 409. Every refusal by its engine is 500
+``{"code": "internal_error", "reason": "orchestration_dispatch_failed"}``, and a ``commandId``
+once refused is refused forever, while one once accepted is answered again with its first
+sequence and not applied twice. So:
+- a refused ``project.create`` or ``thread.create`` is ambiguous: afk reads again to learn
+  whether the thing exists (a project owning afk's checkout is used, whatever its id; a thread
+  that now exists belongs to another tick);
+- every turn afk sends has a deterministic ``commandId`` (``ids.turn_command_id``): a turn whose
+  reply was lost is sent again with the same id on the next tick and applied once; after an
+  engine refusal the next id of the sequence is tried, so no id refused once can leave a thread
+  unable to get its turn.
+The client mints every id and returns the ids it minted, never ones read from a reply. The bearer
+rotates, so it is read afresh for every request.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request
-from afk.adapters.t3_snapshot import Snapshot, SnapshotError
+from afk.adapters.t3_echo import withhold_echoes
+from afk.adapters.t3_fleet import FleetRead
+from afk.adapters.t3_read_model import Fleet, ReadModelError, Thread, ThreadDetail, parse
+from afk.adapters.t3_transcript import transcript_of
 from afk.core import ids
-from afk.core.ports import BearerProvider, FleetView
-from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE, opening_turn
+from afk.core.ports import BearerProvider, FleetView, Transcript
+from afk.core.prompt import opening_turn
 from afk.core.types import RepoRef
-from afk.errors import T3AuthError, T3BadResponse, T3Error, T3Rejected, T3Unavailable
+from afk.errors import (
+    ServiceError,
+    T3AuthError,
+    T3BadResponse,
+    T3Error,
+    T3Rejected,
+    T3Unavailable,
+    ThreadExists,
+    ThreadIdRefused,
+)
 
 KINDS = ErrorKinds(
     service="T3",
@@ -33,21 +59,53 @@ KINDS = ErrorKinds(
     bad_response=T3BadResponse,
 )
 SNAPSHOT_PATH = "/api/orchestration/snapshot"
+SHELL_PATH = "/api/orchestration/shell"
+THREAD_PATH = "/api/orchestration/threads/"
 DISPATCH_PATH = "/api/orchestration/dispatch"
 INSTANCE_ID = "claudeAgent"
 RUNTIME_MODE = "full-access"
 INTERACTION_MODE = "default"
+OPENING_KEY = "opening"
+TURN_GENERATIONS = 3
+"""How many ``commandId`` generations one send walks through after engine refusals."""
 
 _DEFAULT_RETRY = RetryPolicy()
-_CONFLICT = 409
-# A server may echo the command back in its error (JSON-escaped, truncated): any run this long
-# that also occurs in the prompt or token is withheld from the error message.
-_ECHO_WINDOW = 16
-_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_ENGINE_REFUSAL = "orchestration_dispatch_failed"
+_THREAD_NOT_FOUND = "thread_not_found"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerGeneration:
+    """Which T3 Code afk is talking to, told apart by what its routes serve (T3_CONTRACT.md)."""
+
+    shell: bool  # GET /shell exists (v0.0.29 and on)
+    thread_route: bool  # GET /threads/{id} exists (v0.0.29 and on)
+    snapshot_messages: bool | None  # threads in the snapshot carry messages (before v0.0.32)
+
+    def describe(self) -> str:
+        if not self.thread_route:
+            return (
+                "a T3 Code older than v0.0.29 (no thread route): afk reads each run's messages "
+                "from the snapshot"
+            )
+        if self.snapshot_messages is None:
+            return "T3 Code v0.0.29 or later (no thread yet to tell which)"
+        if self.snapshot_messages:
+            return "T3 Code v0.0.29 to v0.0.31 (the snapshot still carries messages)"
+        return (
+            "T3 Code v0.0.32 or later (the snapshot carries no messages): afk reads each run's "
+            "messages from the thread route"
+        )
+
+
+def engine_refused(exc: ServiceError) -> bool:
+    """T3's engine refused the command (HTTP 500 ``orchestration_dispatch_failed``): it was not
+    applied, and its ``commandId`` is spent."""
+    return exc.status == 500 and _ENGINE_REFUSAL in exc.detail
 
 
 class T3Client:
@@ -71,22 +129,79 @@ class T3Client:
         self._workspace_base = workspace_base.rstrip("/")
         self._retry = retry
         self._now = now
+        self._snapshot: FleetRead | None = None
 
-    def snapshot(self) -> Snapshot:
-        operation = "snapshot"
-        token = self._bearer()
-        response = self._call(
-            "GET", SNAPSHOT_PATH, operation, token=token, idempotent=True, texts=()
-        )
+    # --- reads ----------------------------------------------------------------------------
+
+    def snapshot(self) -> FleetRead:
+        """The fleet: the shell where the server has one, else the full snapshot."""
         try:
-            return Snapshot.parse(response.content)
-        except SnapshotError as exc:
-            raise T3BadResponse(
-                service=KINDS.service,
-                operation=operation,
-                status=response.status_code,
-                detail=str(exc),
-            ) from None
+            response = self._get(SHELL_PATH, "shell")
+        except T3Rejected as exc:
+            if exc.status != 404:
+                raise
+            return self.full_snapshot()
+        if _web_page(response):
+            return self.full_snapshot()
+        return self._fleet(response, "shell", from_shell=True)
+
+    def full_snapshot(self) -> FleetRead:
+        """``GET /snapshot`` (kept for the tick: a server without the thread route serves each
+        thread's messages only here)."""
+        if self._snapshot is None:
+            response = self._get(SNAPSHOT_PATH, "snapshot")
+            self._snapshot = self._fleet(response, "snapshot", from_shell=False)
+        return self._snapshot
+
+    def transcript(self, thread_id: str, *, turns: int, view: FleetView) -> Transcript | None:
+        operation = "thread"
+        try:
+            response = self._get(
+                THREAD_PATH + thread_id, operation, params={"turnLimit": max(1, turns)}
+            )
+        except T3Rejected as exc:
+            if exc.status != 404:
+                raise
+            if _THREAD_NOT_FOUND in exc.detail:
+                return None  # unknown, deleted or archived
+            return self._from_snapshot(thread_id, view)
+        if _web_page(response):
+            return self._from_snapshot(thread_id, view)
+        detail = self._parsed(ThreadDetail, response, operation)
+        if detail.thread.gone:
+            return None
+        truncated = detail.page is not None and detail.page.has_more
+        return transcript_of(detail.thread, complete=not truncated)
+
+    def generation(self) -> ServerGeneration:
+        """Read-only: the shell, the snapshot and one thread route, to tell the server apart."""
+        try:
+            shell = not _web_page(self._get(SHELL_PATH, "shell"))
+        except T3Rejected as exc:
+            if exc.status != 404:
+                raise
+            shell = False
+        snapshot = self.full_snapshot()
+        threads = [t for t in snapshot.fleet.threads if isinstance(t, Thread)]
+        messages = any(t.messages for t in threads) if threads else None
+        probe = threads[0].id if threads else str(uuid.UUID(int=0))
+        try:
+            route = not _web_page(self._get(THREAD_PATH + probe, "thread", params={"turnLimit": 1}))
+        except T3Rejected as exc:
+            if exc.status != 404:
+                raise
+            route = _THREAD_NOT_FOUND in exc.detail
+        if route and threads and not messages:
+            messages = False
+        return ServerGeneration(shell=shell, thread_route=route, snapshot_messages=messages)
+
+    def _from_snapshot(self, thread_id: str, view: FleetView) -> Transcript | None:
+        """A server before v0.0.29 has no thread route: its snapshot carries the messages."""
+        legacy = view if isinstance(view, FleetRead) and not view.from_shell else None
+        thread = (legacy or self.full_snapshot()).thread(thread_id)
+        return None if thread is None else transcript_of(thread)
+
+    # --- writes ---------------------------------------------------------------------------
 
     def dispatch(
         self,
@@ -94,81 +209,159 @@ class T3Client:
         issue_number: int,
         prompt: str,
         *,
-        thread_id: str | None = None,
-        snapshot: FleetView | None = None,
+        thread_id: str,
+        snapshot: FleetView,
     ) -> str:
+        view = snapshot if isinstance(snapshot, FleetRead) else self.snapshot()
+        project = view.project_for(repo) or self._create_project(repo)
+        try:
+            self._command(
+                "dispatch",
+                {
+                    "type": "thread.create",
+                    "threadId": thread_id,
+                    "projectId": project,
+                    "title": f"{repo}#{issue_number}",
+                    "modelSelection": {"instanceId": INSTANCE_ID, "model": self._model},
+                    "runtimeMode": RUNTIME_MODE,
+                    "interactionMode": INTERACTION_MODE,
+                    "branch": None,
+                    "worktreePath": None,
+                },
+            )
+        except T3Error as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            if self._thread_exists(thread_id):
+                raise ThreadExists(
+                    service=KINDS.service,
+                    operation="dispatch thread.create",
+                    status=exc.status,
+                    detail="the thread exists already (another tick created it)",
+                ) from None
+            if engine_refused(exc):
+                raise ThreadIdRefused(
+                    service=KINDS.service,
+                    operation="dispatch thread.create",
+                    status=exc.status,
+                    detail="refused, and no live thread has this id",
+                ) from None
+            raise
+        self.send_opening(thread_id, prompt)
+        return thread_id
+
+    def send_opening(self, thread_id: str, prompt: str) -> None:
+        text = opening_turn(prompt)
+        self._turn(thread_id, text, key=OPENING_KEY, caller="dispatch", texts=(prompt, text))
+
+    def send_turn(self, thread_id: str, text: str, *, key: str) -> None:
+        self._turn(thread_id, text, key=key, caller="send_turn", texts=(text,))
+
+    def stop(self, thread_id: str) -> None:
+        """Interrupt the running turn, then stop the session (archiving would not stop it)."""
+        for kind in ("thread.turn.interrupt", "thread.session.stop"):
+            self._command("stop", {"type": kind, "threadId": thread_id})
+
+    def _create_project(self, repo: RepoRef) -> str:
         project = ids.project_id(repo)
-        view = snapshot if snapshot is not None else self.snapshot()
-        if not view.has_project(project):
-            # The project id is a UUID5 of the repo, so a 409 can only mean this very project
-            # already exists (created by a tick whose snapshot we did not see): carry on.
+        try:
             self._command(
                 "dispatch",
                 {
                     "type": "project.create",
                     "projectId": project,
                     "title": str(repo),
-                    "workspaceRoot": f"{self._workspace_base}/{repo.owner}__{repo.name}",
+                    "workspaceRoot": ids.workspace_root(self._workspace_base, repo),
                     "createWorkspaceRootIfMissing": True,
                 },
-                conflict_ok=True,
             )
-        thread = thread_id if thread_id is not None else str(uuid.uuid4())
-        # A 409 here means the thread already exists: with afk's deterministic ids, another tick
-        # (an overlapping poll) created it and is sending its opening turn. It is raised, not
-        # swallowed, so this dispatch stops before a second opening turn; the poller reports it
-        # as an adoption. (A thread whose creator died before its turn is repaired by the next
-        # poll, which sees it in the snapshot without a user message.)
-        self._command(
-            "dispatch",
-            {
-                "type": "thread.create",
-                "threadId": thread,
-                "projectId": project,
-                "title": f"{repo}#{issue_number}",
-                "modelSelection": {"instanceId": INSTANCE_ID, "model": self._model},
+        except T3Error as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            # Refused or lost: maybe it exists now (another tick, or a person's project on the
+            # same checkout that the stale view missed). Read again before deciding.
+            self._snapshot = None
+            found = self._fresh_view().project_for(repo)
+            if found is None:
+                raise
+            return found
+        return project
+
+    def _fresh_view(self) -> FleetRead:
+        try:
+            return self.snapshot()
+        except T3Error:
+            return self.full_snapshot()
+
+    def _thread_exists(self, thread_id: str) -> bool:
+        try:
+            return self.transcript(thread_id, turns=1, view=self._fresh_view()) is not None
+        except T3Error:
+            return False
+
+    def _turn(
+        self, thread_id: str, text: str, *, key: str, caller: str, texts: tuple[str, ...]
+    ) -> None:
+        """Send one turn, walking the ``commandId`` generations past engine refusals."""
+        for generation in range(1, TURN_GENERATIONS + 1):
+            turn = {
+                "type": "thread.turn.start",
+                "threadId": thread_id,
+                "message": {
+                    "messageId": ids.turn_message_id(thread_id, key, generation),
+                    "role": "user",
+                    "text": text,
+                    "attachments": [],
+                },
                 "runtimeMode": RUNTIME_MODE,
                 "interactionMode": INTERACTION_MODE,
-                "branch": None,
-                "worktreePath": None,
-            },
+            }
+            command_id = ids.turn_command_id(thread_id, key, generation)
+            try:
+                self._command(caller, turn, texts=texts, command_id=command_id)
+            except T3Error as exc:
+                if engine_refused(exc) and generation < TURN_GENERATIONS:
+                    continue
+                raise
+            return
+
+    # --- the wire -------------------------------------------------------------------------
+
+    def _fleet(self, response: httpx.Response, what: str, *, from_shell: bool) -> FleetRead:
+        fleet = self._parsed(Fleet, response, what)
+        return FleetRead(
+            fleet,
+            from_shell=from_shell,
+            workspace_root=lambda repo: ids.workspace_root(self._workspace_base, repo),
+            project_id=ids.project_id,
         )
-        text = opening_turn(prompt)
-        self._send(thread, text, caller="dispatch", texts=(prompt, text))
-        return thread
 
-    def send_turn(self, thread_id: str, text: str) -> None:
-        self._send(thread_id, text, caller="send_turn", texts=(text,))
+    def _parsed(self, model: type[Any], response: httpx.Response, operation: str) -> Any:
+        try:
+            return parse(model, response.content, what=operation)
+        except ReadModelError as exc:
+            raise T3BadResponse(
+                service=KINDS.service,
+                operation=operation,
+                status=response.status_code,
+                detail=str(exc),
+            ) from None
 
-    def _send(self, thread_id: str, text: str, *, caller: str, texts: tuple[str, ...]) -> None:
-        """Start a turn; an opening turn (only it carries afk's preamble) is keyed by its thread.
-
-        Fix (reliability suite, overlapping polls): two ticks that both found the same thread
-        without its opening turn (or one creating it while another adopts it) each sent the
-        opening turn, so the agent got the issue twice. Now every copy of a thread's opening
-        turn carries the same ``commandId`` and ``messageId``: T3 keeps a receipt per
-        ``commandId`` and answers a repeat of an accepted command with its first sequence,
-        without applying it again (the strict fake answers 409, which the poller reads as
-        "another tick sent it"). Either way the agent gets its opening turn at most once.
-        Follow-up turns keep fresh ids: a repeat of one is never wanted to be swallowed.
-        """
-        command_id = None
-        turn = _turn(thread_id, text)
-        if text.startswith(ISSUE_IMPLEMENTER_PREAMBLE):
-            command_id = _opening_id(thread_id, "command")
-            turn["message"]["messageId"] = _opening_id(thread_id, "message")
-        self._command(caller, turn, texts=texts, command_id=command_id)
+    def _get(
+        self, path: str, operation: str, *, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        token = self._bearer()
+        return self._call("GET", path, operation, token=token, idempotent=True, params=params)
 
     def _command(
         self,
         caller: str,
         fields: dict[str, Any],
         *,
-        conflict_ok: bool = False,
         texts: Iterable[str] = (),
         command_id: str | None = None,
-    ) -> int | None:
-        """POST one command; returns its sequence, or None for a tolerated 409."""
+    ) -> int:
+        """POST one command; returns its sequence."""
         operation = f"{caller} {fields['type']}"
         command = {
             **fields,
@@ -176,20 +369,15 @@ class T3Client:
             "createdAt": self._timestamp(),
         }
         token = self._bearer()
-        try:
-            response = self._call(
-                "POST",
-                DISPATCH_PATH,
-                operation,
-                token=token,
-                idempotent=False,
-                texts=tuple(texts),
-                body=command,
-            )
-        except T3Rejected as exc:
-            if conflict_ok and exc.status == _CONFLICT:
-                return None
-            raise
+        response = self._call(
+            "POST",
+            DISPATCH_PATH,
+            operation,
+            token=token,
+            idempotent=False,
+            texts=tuple(texts),
+            body=command,
+        )
         return _sequence(json_of(response, kinds=KINDS, operation=operation), operation)
 
     def _call(
@@ -200,8 +388,9 @@ class T3Client:
         *,
         token: str,
         idempotent: bool,
-        texts: tuple[str, ...],
+        texts: tuple[str, ...] = (),
         body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> httpx.Response:
         secrets = (token, *texts)
         try:
@@ -215,10 +404,11 @@ class T3Client:
                 idempotent=idempotent,
                 secrets=secrets,
                 headers={"Authorization": f"Bearer {token}"},
+                params=params,
                 json_body=body,
             )
         except T3Error as exc:
-            failure = _withhold_echoes(exc, secrets)
+            failure = withhold_echoes(exc, secrets)
         # Raised outside the except block so the unredacted original is not kept as __context__.
         raise failure
 
@@ -229,24 +419,11 @@ class T3Client:
         return now.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _turn(thread_id: str, text: str) -> dict[str, Any]:
-    return {
-        "type": "thread.turn.start",
-        "threadId": thread_id,
-        "message": {
-            "messageId": str(uuid.uuid4()),
-            "role": "user",
-            "text": text,
-            "attachments": [],
-        },
-        "runtimeMode": RUNTIME_MODE,
-        "interactionMode": INTERACTION_MODE,
-    }
-
-
-def _opening_id(thread_id: str, what: str) -> str:
-    """The id of a thread's opening-turn command or message: the same for every copy."""
-    return str(uuid.uuid5(ids.NAMESPACE, f"afk-opening-{what}:{thread_id}"))
+def _web_page(response: httpx.Response) -> bool:
+    """A route an older server lacks: one serving its web client answers any unknown GET with
+    the app's HTML page (200), one without it with a 404."""
+    kind = response.headers.get("content-type", "").lower()
+    return "html" in kind or response.content.lstrip()[:1] == b"<"
 
 
 def _sequence(payload: Any, operation: str) -> int:
@@ -260,51 +437,3 @@ def _sequence(payload: Any, operation: str) -> int:
             detail='the reply is not {"sequence": <integer>}',
         )
     return sequence
-
-
-def _normalise(text: str) -> str:
-    """Undo JSON escaping and collapse whitespace, so an echoed copy compares equal."""
-    text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    for escaped, plain in (("\\n", " "), ("\\r", " "), ("\\t", " "), ('\\"', '"'), ("\\\\", "\\")):
-        text = text.replace(escaped, plain)
-    return " ".join(text.split())
-
-
-def _redact(detail: str, secrets: Iterable[str]) -> str:
-    """Replace every run of ``detail`` that also occurs in a secret (a prompt, the token)."""
-    haystacks = [s for s in (_normalise(secret) for secret in secrets) if len(s) >= _ECHO_WINDOW]
-    flat = _normalise(detail)
-    if not haystacks:
-        return flat
-
-    def echoed(piece: str) -> bool:
-        return any(piece in haystack for haystack in haystacks)
-
-    out: list[str] = []
-    i = 0
-    while i < len(flat):
-        tail = flat[i:]
-        if len(tail) < _ECHO_WINDOW:
-            # A detail truncated mid-echo ends with a short piece of a secret.
-            out.append("***" if len(tail.strip()) >= 4 and echoed(tail) else tail)
-            break
-        if not echoed(flat[i : i + _ECHO_WINDOW]):
-            out.append(flat[i])
-            i += 1
-            continue
-        end = i + _ECHO_WINDOW
-        while end < len(flat) and echoed(flat[i : end + 1]):
-            end += 1
-        out.append("***")
-        i = end
-    return "".join(out)
-
-
-def _withhold_echoes(error: T3Error, secrets: Iterable[str]) -> T3Error:
-    """The same error with any echoed secret removed from its server-supplied detail."""
-    clean = _redact(error.detail, secrets)
-    if clean == " ".join(error.detail.split()):
-        return error
-    return type(error)(
-        service=error.service, operation=error.operation, status=error.status, detail=clean
-    )

@@ -10,33 +10,59 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from afk.core.types import CiState, DeployState, EscalationReason, Issue, RepoRef, ThreadLiveness
+
+IssueState = Literal["open", "closed", "all"]
 
 BearerProvider = Callable[[], str]
 """Returns the current credential; called afresh for every request because tokens rotate."""
 
 
 class FleetView(Protocol):
-    """One T3 snapshot, fetched once per tick and shared by every decision in it."""
+    """T3's fleet as one read (the shell, or the snapshot on older servers), once per tick.
 
-    def has_project(self, project_id: str) -> bool: ...
+    It answers for every thread without a request each: whether it exists, how alive it is,
+    and (where the server says so) whether its opening turn arrived and whether the agent waits
+    on a person. A thread's messages are not here: ``AgentRunner.transcript`` reads them.
+    """
 
     def has_thread(self, thread_id: str) -> bool:
-        """True when the thread exists and is not deleted."""
-
-    def has_opening_message(self, thread_id: str) -> bool:
-        """True when the thread has at least one user message (the opening turn was accepted)."""
+        """True when the thread exists and is neither deleted nor archived."""
 
     def liveness(self, thread_id: str) -> ThreadLiveness: ...
 
-    def agent_text(self, thread_id: str) -> str:
-        """The finished (non-streaming) assistant messages of the thread, oldest first."""
+    def opening_turn_seen(self, thread_id: str) -> bool | None:
+        """Whether the thread got a user message; ``None`` when this read cannot tell (a
+        snapshot that carries no messages), so the caller must read the thread itself."""
+
+    def waiting_on(self, thread_id: str) -> str | None:
+        """What a person must give the agent (an approval, an answer), when T3 flags it."""
+
+    def busy_threads(self, repo: RepoRef) -> tuple[str, ...]:
+        """Threads still working (running, starting, unknown) in afk's checkout of ``repo``,
+        whoever started them: one checkout never gets a second agent."""
 
     def last_activity_at(self, thread_id: str) -> datetime | None: ...
 
     def last_error(self, thread_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What one thread says, read from T3 for the runs a tick decides.
+
+    ``agent_text`` is the finished assistant messages, oldest first (a message still streaming
+    may cut a marker line mid-sha). ``question`` is the open approval or user-input request in
+    words, when the thread's activities carry one. ``complete`` is False when only the newest
+    turns were read.
+    """
+
+    agent_text: str
+    has_user_message: bool
+    question: str | None = None
+    complete: bool = True
 
 
 class AgentRunner(Protocol):
@@ -44,22 +70,39 @@ class AgentRunner(Protocol):
 
     def snapshot(self) -> FleetView: ...
 
+    def transcript(self, thread_id: str, *, turns: int, view: FleetView) -> Transcript | None:
+        """The thread's messages (its newest ``turns`` turns at least), or ``None`` when the
+        thread is missing, deleted or archived. ``view`` is the tick's fleet read, used as the
+        source of messages on a server too old to serve a thread on its own."""
+
     def dispatch(
         self,
         repo: RepoRef,
         issue_number: int,
         prompt: str,
         *,
-        thread_id: str | None = None,
-        snapshot: FleetView | None = None,
+        thread_id: str,
+        snapshot: FleetView,
     ) -> str:
         """Ensure the project, create the thread, start the opening turn (preamble + prompt).
 
-        Returns the thread id it used (the caller's when given), never one read from a reply.
+        Returns the thread id it used, never one read from a reply. Raises ``ThreadExists``
+        when T3 refused the thread because it exists already (another tick created it).
         """
 
-    def send_turn(self, thread_id: str, text: str) -> None:
-        """Start a follow-up turn carrying ``text`` alone (no preamble added)."""
+    def send_opening(self, thread_id: str, prompt: str) -> None:
+        """Start the opening turn (preamble + prompt) of a thread created without it."""
+
+    def send_turn(self, thread_id: str, text: str, *, key: str) -> None:
+        """Start a follow-up turn carrying ``text`` alone (no preamble added).
+
+        ``key`` names what the turn answers (e.g. one failing sha): every send of the same key
+        to the same thread is the same command to T3, so a resend after a lost reply is applied
+        at most once.
+        """
+
+    def stop(self, thread_id: str) -> None:
+        """Interrupt the thread's running turn and stop its session."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +119,9 @@ class Tracker(Protocol):
     def bot_login(self) -> str:
         """afk's own account (configured, or asked of the forge once and cached)."""
 
-    def list_issues(self, repo: RepoRef, label: str) -> list[Issue]:
-        """Open issues carrying ``label`` (pull requests excluded, every page read)."""
+    def list_issues(self, repo: RepoRef, label: str, *, state: IssueState = "open") -> list[Issue]:
+        """Issues in ``state`` carrying ``label`` (pull requests excluded, every page read);
+        each ``Issue.state`` says whether it is open or closed."""
 
     def get_issue(self, repo: RepoRef, number: int) -> Issue: ...
 

@@ -1,4 +1,4 @@
-"""T3's read model: parsing, the liveness table, and what the loops read from a snapshot."""
+"""T3's fleet reads (snapshot and shell), the liveness table, and a thread's transcript."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
-from afk.adapters.t3_snapshot import Snapshot, SnapshotError, Thread, liveness_of
+from afk.adapters.t3_fleet import FleetRead, liveness_of
+from afk.adapters.t3_read_model import Fleet, ReadModelError, Thread, parse
+from afk.adapters.t3_transcript import transcript_of
+from afk.core import ids
 from afk.core.ports import FleetView
+from afk.core.types import RepoRef
 from afk.core.types import ThreadLiveness as L
 from afk.testing.contracts import check_t3
 
@@ -108,16 +112,34 @@ def read_model(*threads: dict[str, Any], projects: tuple[dict[str, Any], ...] = 
     }
 
 
-def snap(*threads: dict[str, Any], projects: tuple[dict[str, Any], ...] = ()) -> Snapshot:
+WIDGETS = RepoRef("acme", "widgets")
+
+
+def fleet_of(content: bytes, *, from_shell: bool = False) -> FleetRead:
+    return FleetRead(
+        parse(Fleet, content, what="snapshot"),
+        from_shell=from_shell,
+        workspace_root=lambda repo: ids.workspace_root("/data", repo),
+        project_id=ids.project_id,
+    )
+
+
+def snap(*threads: dict[str, Any], projects: tuple[dict[str, Any], ...] = ()) -> FleetRead:
     """A snapshot built from contract-valid pieces (checked, so the fixtures cannot drift)."""
     body = read_model(*threads, projects=projects)
     check_t3("ReadModel", body)
-    return Snapshot.parse(json.dumps(body).encode())
+    return fleet_of(json.dumps(body).encode())
 
 
-def raw(body: Any) -> Snapshot:
+def raw(body: Any) -> FleetRead:
     """A snapshot from a body that may leave out what the contract calls required."""
-    return Snapshot.parse(json.dumps(body).encode())
+    return fleet_of(json.dumps(body).encode())
+
+
+def text_of(view: FleetRead, thread_id: str) -> str:
+    """What the watch tick reads as the agent's reports, from a snapshot that carries them."""
+    found = view.thread(thread_id)
+    return "" if found is None else transcript_of(found).agent_text
 
 
 def one_thread(body: dict[str, Any]) -> Thread:
@@ -206,43 +228,55 @@ def test_absent_or_deleted_thread_is_missing() -> None:
 
 
 def test_empty_fleet() -> None:
-    view: FleetView = snap()
-    assert not view.has_project("p1")
+    fleet = snap()
+    view: FleetView = fleet  # the read implements the port the loops depend on
     assert not view.has_thread("t1")
-    assert not view.has_opening_message("t1")
+    assert view.opening_turn_seen("t1") is False
+    assert view.busy_threads(WIDGETS) == ()
+    assert view.waiting_on("t1") is None
     assert view.liveness("t1") is L.MISSING
-    assert view.agent_text("t1") == ""
+    assert text_of(fleet, "t1") == ""
     assert view.last_activity_at("t1") is None
     assert view.last_error("t1") is None
 
 
 def test_projects_and_threads_are_found_by_id() -> None:
     view = snap(thread("t1"), thread("t2"), projects=(project("p1"), project("p2")))
-    assert view.has_project("p1")
-    assert view.has_project("p2")
-    assert not view.has_project("p3")
     assert view.has_thread("t2")
     assert view.sequence == 42
 
 
+def test_the_project_owning_afks_checkout_is_used_whatever_its_id() -> None:
+    """A person who opened the repo in T3's own UI made that project first: afk uses it."""
+    own = ids.project_id(WIDGETS)
+    theirs = snap(projects=(project("p-ui"),))
+    assert theirs.project_for(WIDGETS) == "p-ui"
+    both = snap(projects=(project(own) | {"workspaceRoot": "/elsewhere"}, project("p-ui")))
+    assert both.project_for(WIDGETS) == "p-ui"
+    mine = snap(projects=(project(own) | {"workspaceRoot": "/elsewhere"},))
+    assert mine.project_for(WIDGETS) == own
+    assert snap().project_for(WIDGETS) is None
+
+
 def test_deleted_project_counts_as_absent() -> None:
     view = snap(projects=(project("p1", deleted_at=T1),))
-    assert not view.has_project("p1")
+    assert view.project_for(WIDGETS) is None
 
 
 def test_thread_with_no_turn_is_starting_and_has_no_opening_message() -> None:
     view = snap(thread("t1"))
     assert view.has_thread("t1")
     assert view.liveness("t1") is L.STARTING
-    assert not view.has_opening_message("t1")
+    # a snapshot without messages cannot tell (from v0.0.32 it never carries them)
+    assert view.opening_turn_seen("t1") is None
 
 
 def test_opening_message_is_any_user_message() -> None:
     agent_only = thread("t1", messages=[message("assistant", "hello"), message("system", "boot")])
     opened = thread("t2", latest_turn=turn("running"), messages=[message("user", "do it")])
     view = snap(agent_only, opened)
-    assert not view.has_opening_message("t1")
-    assert view.has_opening_message("t2")
+    assert view.opening_turn_seen("t1") is None
+    assert view.opening_turn_seen("t2") is True
 
 
 def test_deleted_thread_reads_as_missing_everywhere() -> None:
@@ -254,9 +288,9 @@ def test_deleted_thread_reads_as_missing_everywhere() -> None:
     )
     view = snap(body)
     assert not view.has_thread("t1")
-    assert not view.has_opening_message("t1")
+    assert view.opening_turn_seen("t1") is False
     assert view.liveness("t1") is L.MISSING
-    assert view.agent_text("t1") == ""
+    assert text_of(view, "t1") == ""
     assert view.last_activity_at("t1") is None
     assert view.last_error("t1") is None
     assert view.thread("t1") is None
@@ -272,14 +306,14 @@ def test_agent_text_joins_finished_assistant_messages_oldest_first() -> None:
         message("assistant", "AFK-PHASE: pushed 0123", streaming=True, at=T3),
     ]
     view = snap(thread(latest_turn=turn("running"), messages=messages))
-    assert view.agent_text("t1") == "AFK-PHASE: tests-red\nAFK-PHASE: green"
+    assert text_of(view, "t1") == "AFK-PHASE: tests-red\nAFK-PHASE: green"
 
 
 def test_agent_text_keeps_server_order_when_a_time_is_missing() -> None:
     messages = [message("assistant", "first"), message("assistant", "second")]
     messages[0]["createdAt"] = None
     view = raw(read_model(thread(latest_turn=turn("completed"), messages=messages)))
-    assert view.agent_text("t1") == "first\nsecond"
+    assert text_of(view, "t1") == "first\nsecond"
 
 
 def test_last_activity_is_the_latest_time_seen_on_the_thread() -> None:
@@ -318,8 +352,8 @@ def test_missing_optional_keys_do_not_crash() -> None:
     view = raw({"threads": [{"id": "t1"}]})
     assert view.has_thread("t1")
     assert view.liveness("t1") is L.STARTING
-    assert not view.has_opening_message("t1")
-    assert view.agent_text("t1") == ""
+    assert view.opening_turn_seen("t1") is None
+    assert text_of(view, "t1") == ""
     assert view.last_activity_at("t1") is None
     assert view.last_error("t1") is None
     assert view.sequence is None
@@ -336,9 +370,9 @@ def test_nulls_where_lists_and_text_belong_read_as_empty() -> None:
         }
     )
     assert view.liveness("t1") is L.STARTING
-    assert view.agent_text("t1") == ""
-    assert view.agent_text("t2") == ""
-    assert not view.has_project("p1")
+    assert text_of(view, "t1") == ""
+    assert text_of(view, "t2") == ""
+    assert view.project_for(WIDGETS) is None
 
 
 def test_session_without_status_or_error() -> None:
@@ -355,7 +389,7 @@ def test_unknown_fields_are_ignored() -> None:
     body["projects"][0]["repositoryIdentity"] = {"kind": "git"}
     view = raw(body)
     assert view.liveness("t1") is L.IDLE
-    assert view.has_project("p1")
+    assert view.project_for(WIDGETS) == "p1"
 
 
 def test_unreadable_or_naive_timestamps() -> None:
@@ -381,23 +415,22 @@ def test_unreadable_or_naive_timestamps() -> None:
         (b'"snapshot"', "not a JSON object"),
         (b'{"threads": [', "malformed JSON"),
         (b'{"threads": "all of them"}', "threads"),
-        (b'{"threads": [{"title": "no id"}]}', "threads.0.id"),
-        (b'{"threads": [{"id": "t1", "latestTurn": "running"}]}', "threads.0.latestTurn"),
+        (b'{"projects": [{"title": "no id"}]}', "projects.0.id"),
         (b'{"snapshotSequence": "seven"}', "snapshotSequence"),
     ],
 )
 def test_parse_refuses_what_is_not_a_read_model(content: bytes, says: str) -> None:
-    with pytest.raises(SnapshotError, match=says):
-        Snapshot.parse(content)
+    with pytest.raises(ReadModelError, match=says):
+        fleet_of(content)
 
 
 def test_refusal_never_quotes_the_body() -> None:
     secret = "confidential issue text that must not be echoed"
-    content = json.dumps({"threads": [{"id": "t1", "messages": [{"text": {"x": secret}}]}]})
-    with pytest.raises(SnapshotError) as caught:
-        Snapshot.parse(content.encode())
+    content = json.dumps({"projects": [{"id": "p1", "title": {"x": secret}}]})
+    with pytest.raises(ReadModelError) as caught:
+        fleet_of(content.encode())
     assert "confidential" not in str(caught.value)
-    assert "threads.0.messages.0.text" in str(caught.value)
+    assert "projects.0.title" in str(caught.value)
 
 
 @pytest.mark.timeout(60)
@@ -416,9 +449,204 @@ def test_a_five_megabyte_fleet_parses() -> None:
     ]
     content = json.dumps(read_model(*threads, projects=(project(),))).encode()
     assert len(content) >= 5_000_000
-    view = Snapshot.parse(content)
+    view = fleet_of(content)
     assert view.liveness("thread-499") is L.IDLE
     assert view.liveness("thread-0") is L.RUNNING
-    assert view.has_opening_message("thread-250")
-    assert view.agent_text("thread-7").startswith("7-1 lorem")
-    assert view.agent_text("thread-7").count("\n") == 18
+    assert view.opening_turn_seen("thread-250") is True
+    assert text_of(view, "thread-7").startswith("7-1 lorem")
+    assert text_of(view, "thread-7").count("\n") == 18
+
+
+# --- the shell (T3 Code v0.0.29 and on) ---------------------------------------------------
+
+
+def shell_thread(thread_id: str = "t1", **fields: Any) -> dict[str, Any]:
+    body = thread(thread_id, latest_turn=turn("running"), sess=session("running"))
+    for heavy in ("messages", "activities", "checkpoints", "deletedAt"):
+        del body[heavy]
+    return (
+        body
+        | {
+            "archivedAt": None,
+            "latestUserMessageAt": T0,
+            "hasPendingApprovals": False,
+            "hasPendingUserInput": False,
+            "hasActionableProposedPlan": False,
+        }
+        | fields
+    )
+
+
+def shell(*threads: dict[str, Any], projects: tuple[dict[str, Any], ...] = ()) -> FleetRead:
+    body = {"snapshotSequence": 7, "projects": list(projects), "threads": list(threads)}
+    body["updatedAt"] = T0
+    return fleet_of(json.dumps(body).encode(), from_shell=True)
+
+
+def test_the_shell_tells_whether_the_opening_turn_arrived() -> None:
+    view = shell(shell_thread("t1"), shell_thread("t2", latestUserMessageAt=None, latestTurn=None))
+    assert view.opening_turn_seen("t1") is True
+    assert view.opening_turn_seen("t2") is False
+    assert view.liveness("t2") is L.STARTING
+    assert view.opening_turn_seen("absent") is False
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        ({}, None),
+        ({"hasPendingApprovals": True}, "an approval"),
+        ({"hasPendingUserInput": True}, "an answer to its question"),
+        ({"hasPendingApprovals": True, "hasPendingUserInput": True}, "an answer to its question"),
+        ({"hasPendingUserInput": "yes"}, None),
+    ],
+)
+def test_the_shell_says_when_the_agent_waits_on_a_person(
+    flags: dict[str, Any], words: str | None
+) -> None:
+    assert shell(shell_thread(**flags)).waiting_on("t1") == words
+
+
+def test_a_snapshot_never_claims_the_agent_waits_on_a_person() -> None:
+    """Without the shell afk behaves as before: the flags are the shell's alone."""
+    body = thread(latest_turn=turn("running")) | {"hasPendingUserInput": True}
+    assert raw(read_model(body)).waiting_on("t1") is None
+
+
+def test_an_archived_thread_is_missing() -> None:
+    archived = thread(latest_turn=turn("running")) | {"archivedAt": T1}
+    view = raw(read_model(archived))
+    assert not view.has_thread("t1")
+    assert view.liveness("t1") is L.MISSING
+    assert view.thread("t1") is None
+
+
+def test_busy_threads_are_every_working_thread_in_afks_checkout() -> None:
+    """Any issue, any attempt, a person's thread too: one checkout, one agent."""
+    root = project("p-ui")  # owns /data/acme__widgets
+    other = project("p-other") | {"workspaceRoot": "/data/acme__gadgets"}
+    view = shell(
+        shell_thread("running", projectId="p-ui"),
+        shell_thread("starting", projectId="p-ui", latestTurn=None, session=None),
+        shell_thread("idle", projectId="p-ui", latestTurn=turn("completed")),
+        shell_thread("worktree", projectId="p-ui", worktreePath="/data/wt/1"),
+        shell_thread("elsewhere", projectId="p-other"),
+        projects=(root, other),
+    )
+    assert view.busy_threads(WIDGETS) == ("running", "starting")
+    assert view.busy_threads(RepoRef("acme", "gadgets")) == ("elsewhere",)
+    assert view.busy_threads(RepoRef("zeta", "core")) == ()
+
+
+# --- damage that must never stop a tick ---------------------------------------------------
+
+
+def test_a_lone_surrogate_in_one_thread_is_mended_and_blocks_nothing() -> None:
+    """Valid to JavaScript and to Python's json, refused by pydantic: once it stopped every tick."""
+    body = read_model(
+        thread("t1", latest_turn=turn("running"), messages=[message("assistant", "PLACEHOLDER")]),
+        thread("t2", latest_turn=turn("completed")),
+    )
+    content = json.dumps(body).replace("PLACEHOLDER", "cut emoji \\ud83d here").encode()
+    view = fleet_of(content)
+    assert text_of(view, "t1") == "cut emoji \ufffd here"
+    assert view.liveness("t2") is L.IDLE
+
+
+@pytest.mark.parametrize(
+    ("escaped", "read"),
+    [
+        ("\\ud83d\\ude00", "\U0001f600"),  # a proper pair stays a pair
+        ("\\ude00 alone", "\ufffd alone"),  # a lone low half
+        ("end \\ud83d", "end \ufffd"),  # a lone high half at the end
+        ("\\\\ud83d", "\\ud83d"),  # an escaped backslash: text, not an escape
+        ("\\\\\\ud83d", "\\\ufffd"),  # a backslash, then a lone escape
+    ],
+)
+def test_mending_touches_only_lone_surrogate_escapes(escaped: str, read: str) -> None:
+    content = json.dumps(read_model(thread(messages=[message("assistant", "X")]))).replace(
+        '"X"', f'"{escaped}"'
+    )
+    view = fleet_of(content.encode())
+    assert text_of(view, "t1") == read
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_fatal() -> None:
+    content = json.dumps(read_model(thread(messages=[message("assistant", "X")]))).encode()
+    view = fleet_of(content.replace(b'"X"', b'"caf\xe9"'))
+    assert text_of(view, "t1") == "caf\ufffd"
+
+
+def test_one_unreadable_thread_is_unknown_and_the_rest_are_read() -> None:
+    view = raw(
+        {
+            "threads": [
+                {"id": "t1", "latestTurn": "running"},
+                {"title": "no id at all"},
+                thread("t3", latest_turn=turn("completed")),
+            ]
+        }
+    )
+    assert view.has_thread("t1")
+    assert view.liveness("t1") is L.UNKNOWN
+    assert view.opening_turn_seen("t1") is None
+    assert view.liveness("t3") is L.IDLE
+
+
+def test_a_body_past_the_memory_bound_is_refused_with_a_reason() -> None:
+    from afk.adapters import t3_read_model
+
+    content = b'{"threads": []}' + b" " * (t3_read_model.MAX_BODY_BYTES)
+    with pytest.raises(ReadModelError, match=r"MB bound .*v0\.0\.29"):
+        fleet_of(content)
+
+
+# --- a thread's transcript ----------------------------------------------------------------
+
+
+def activity(kind: str, request: str, **payload: Any) -> dict[str, Any]:
+    return {
+        "id": f"event-{next(_ids)}",
+        "tone": "approval" if kind.startswith("approval") else "info",
+        "kind": kind,
+        "summary": "Command approval requested" if kind == "approval.requested" else "User input",
+        "payload": {"requestId": request, **payload},
+        "turnId": "turn-1",
+        "createdAt": T1,
+    }
+
+
+def transcript(*activities: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> Any:
+    body = thread(latest_turn=turn("running"), messages=messages) | {"activities": list(activities)}
+    return transcript_of(Thread.model_validate(body))
+
+
+def test_an_open_question_is_read_in_the_agents_words() -> None:
+    question = {"id": "q1", "header": "DB", "question": "Postgres or SQLite?", "options": []}
+    asked = activity("user-input.requested", "r1", questions=[question])
+    assert transcript(asked).question == "Postgres or SQLite?"
+    answered = activity("user-input.resolved", "r1", answers={"q1": "Postgres"})
+    assert transcript(asked, answered).question is None
+
+
+def test_an_open_approval_names_what_it_would_run() -> None:
+    wants = activity("approval.requested", "r2", requestKind="command", detail="rm -rf build/")
+    assert transcript(wants).question == "Command approval requested: rm -rf build/"
+    stale = activity("provider.approval.respond.failed", "r2", detail="stale pending approval")
+    assert transcript(wants, stale).question is None
+    other = activity("approval.resolved", "r9")
+    assert transcript(wants, other).question == "Command approval requested: rm -rf build/"
+
+
+def test_a_transcript_knows_the_opening_turn_and_the_finished_reports() -> None:
+    said = transcript(
+        messages=[
+            message("user", "implement it", at=T0),
+            message("assistant", "AFK-PHASE: green", at=T2),
+            message("assistant", "AFK-PHASE: pushed", streaming=True, at=T3),
+        ]
+    )
+    assert said.has_user_message
+    assert said.agent_text == "AFK-PHASE: green"
+    assert said.complete
+    assert not transcript().has_user_message
