@@ -174,7 +174,7 @@ def test_a_crash_after_the_lock_before_the_comment_is_repaired(world: World) -> 
     assert len(world.t3.threads) == 1
 
 
-def test_a_crash_between_recording_and_sending_a_fix_forward_never_sends_twice(
+def test_a_crash_before_a_fix_forward_reaches_t3_sends_it_on_the_next_tick(
     world: World,
 ) -> None:
     number = dispatched(world)
@@ -188,11 +188,47 @@ def test_a_crash_between_recording_and_sending_a_fix_forward_never_sends_twice(
         )
     record = world.record(W, number)
     assert record is not None
+    assert record.corrected_shas == ()  # sent first, recorded after: nothing was sent
+    assert only(world.watch())[0] == "fix_forward"
+    assert len(fix_forward_turns(world, W, number)) == 1
+
+
+def test_a_crash_after_a_fix_forward_landed_sends_it_again_and_t3_applies_it_once(
+    world: World,
+) -> None:
+    """Exactly once, not at most once: the resend carries the same commandId."""
+    number = dispatched(world)
+    world.agent_pushes(W, number, SHA1)
+    world.ci(W, SHA1, "failure")
+    config = world.config()
+    deps = world.deps(config)
+    with pytest.raises(Crash):
+        watch_tick(
+            replace(deps, tracker=CrashOn(deps.tracker, "edit_comment")), config, now=world.clock()
+        )
+    assert len(fix_forward_turns(world, W, number)) == 1
+    world.agent_idle(W, number)  # the corrective turn ended without a new push
+    assert only(world.watch())[0] == "fix_forward"  # the resend: answered, not applied again
+    assert len(fix_forward_turns(world, W, number)) == 1
+    record = world.record(W, number)
+    assert record is not None
+    assert (record.fix_forwards, record.corrected_shas) == (1, (SHA1,))
+
+
+def test_a_fix_forward_whose_reply_was_lost_is_not_given_up(world: World) -> None:
+    number = dispatched(world)
+    world.agent_pushes(W, number, SHA1)
+    world.ci(W, SHA1, "failure")
+    world.t3.fail_next(1, after_apply=True, only="thread.turn.start")
+    assert world.watch().exit_code == 1
+    assert len(fix_forward_turns(world, W, number)) == 1
+    world.agent_idle(W, number)
+    assert only(world.watch())[0] == "fix_forward"
+    assert len(fix_forward_turns(world, W, number)) == 1
+    record = world.record(W, number)
+    assert record is not None
     assert record.corrected_shas == (SHA1,)
-    world.watch()
-    world.watch()
-    assert fix_forward_turns(world, W, number) == []  # at most once: the crash lost that turn
-    assert "ready-for-human" in world.labels(W, number)  # and the idle agent is handed over
+    assert "ready-for-human" not in world.labels(W, number)
 
 
 def test_a_refused_fix_forward_turn_is_rolled_back_and_retried(world: World) -> None:
@@ -245,7 +281,13 @@ def test_a_hand_edited_unreadable_run_comment_goes_to_a_human(world: World) -> N
     action, reason = only(world.watch())
     assert action == "escalate"
     assert "unreadable" in reason
+    # its agent was still working: stopped, and the lock kept until T3 shows it stopped
+    assert world.labels(W, number) == {"ready-for-human", "agent-in-progress"}
+    assert world.t3.threads[world.thread(W, number)]["session"]["status"] == "stopped"
+    assert only(world.watch())[0] == "escalate"
     assert world.labels(W, number) == {"ready-for-human"}
+    assert world.slack is not None
+    assert len(world.slack.messages) == 1
 
 
 def test_a_run_comment_whose_marker_was_deleted_is_rewritten(world: World) -> None:

@@ -44,6 +44,10 @@ REASON_TEXT: dict[EscalationReason, str] = {
     EscalationReason.FIX_FORWARD_EXHAUSTED: "CI or the deploy kept failing after every allowed "
     "fix-forward attempt",
     EscalationReason.DEPLOY_FAILED: "the deploy failed",
+    EscalationReason.AGENT_BLOCKED: "the agent stopped to wait for a person (an approval or an "
+    "answer to its question); afk stopped it",
+    EscalationReason.CI_TIMEOUT: "CI or the deploy did not finish in the time allowed after the "
+    "agent's verified push",
 }
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _WEBHOOK_PATH = re.compile(r"^/services/[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]+$")
@@ -88,7 +92,7 @@ def render(notice: EscalationNotice) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the Block Kit blocks for one escalation."""
     ref = f"{notice.repo}#{notice.issue_number}"
     title = _escaped_head(notice.issue_title.strip(), TITLE_LIMIT)
-    why = REASON_TEXT[notice.reason]
+    why = REASON_TEXT.get(notice.reason, str(notice.reason).replace('_', ' '))
     lines = [
         f"*{_link(notice.issue_url, f'#{notice.issue_number} {title}')}*",
         f"*Repo:* `{notice.repo}`",

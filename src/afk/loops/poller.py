@@ -1,17 +1,22 @@
 """The poll tick: find ready issues, plan, dispatch (or adopt), lock, write the run comment.
 
 Gather → decide → apply. Per enrolled repo (concurrently) it reads the ready and in-flight issues;
-the pure ``plan`` picks; the T3 snapshot is fetched once; each pick is then dispatched or adopted.
+the pure ``plan`` picks; T3's fleet is read once; each pick is then started as the pure
+``plan_start`` says: a new thread, adopting a thread a dead tick left, or re-locking a live run.
+
+One checkout never gets a second agent: a repo where any thread still works in afk's checkout
+(any issue, any attempt, a person's too) gets no new dispatch. If that thread belongs to another
+ready issue of the repo (its lock write was lost), that issue is adopted first.
 
 Crash safety comes from the order of writes and the deterministic thread id, not from any state of
-afk's own: dispatch → lock → comment. A crash after dispatch leaves a thread the next poll finds
-in the snapshot and adopts (lock + comment only; the opening turn too if it never arrived). A
+afk's own: dispatch → (human label off) → lock → comment. A crash after dispatch leaves a thread
+the next poll finds and adopts (lock + comment; the opening turn too if it never arrived). A
 failed dispatch leaves no lock. A crash after the lock leaves an in-flight issue whose comment the
-watch tick repairs. Two overlapping polls both compute the same thread id, and T3 refuses the
-second ``thread.create`` (409): the loser writes nothing and reports a skip, leaving the lock and
-comment to the winner. Every copy of a thread's opening turn carries the same command id, so two
-ticks repairing the same half-created thread deliver it once. The CronJob's
-``concurrencyPolicy: Forbid`` is the outer fence.
+watch tick repairs. Two overlapping polls both compute the same thread id; T3 refuses the second
+``thread.create``, and the loser, reading the thread back, writes nothing and reports a skip,
+leaving the lock and comment to the winner. Every send of a thread's opening turn is the same T3
+command (a deterministic ``commandId``), applied once. The CronJob's ``concurrencyPolicy:
+Forbid`` is the outer fence.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from afk.core import ids, phase_checklist
+from afk.core.adoption import Start, StartPlan, plan_start
 from afk.core.config import Config
 from afk.core.dispatch_policy import Pick, Plan, plan, rank
-from afk.core.ports import FleetView, RunComment
-from afk.core.prompt import build_prompt, opening_turn
-from afk.core.types import Issue, Phase, RepoRef, RunRecord, ThreadLiveness
-from afk.errors import AfkError, Rejected
+from afk.core.ports import FleetView
+from afk.core.prompt import build_prompt
+from afk.core.types import Issue, RepoRef, RunRecord
+from afk.errors import AfkError, ThreadExists, ThreadIdRefused
 from afk.loops.deps import Deps, fan_out
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
+from afk.loops.runs import known_attempts, write_comment
 
-TERMINAL = frozenset({Phase.CLOSED, Phase.ESCALATED})
+_FRESH_ATTEMPTS = 3
+"""Attempts tried in one tick when T3 refuses a thread id a deleted or archived thread holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +63,17 @@ def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fals
         max_workers=deps.max_workers,
     )
     repos = [g for g in gathered if g is not None]
-    decided = plan(
-        [issue for g in repos for issue in g.ready],
-        [issue for g in repos for issue in g.in_progress],
-        config.dispatch_policy(),
-    )
-    snapshot = _snapshot(deps, decided, report) if decided.picks else None
+    ready = [issue for g in repos for issue in g.ready]
+    in_progress = [issue for g in repos for issue in g.in_progress]
+    decided = plan(ready, in_progress, config.dispatch_policy())
+    view = _fleet(deps, decided, report) if decided.picks else None
     picks: list[Pick] = []
-    if snapshot is not None:
-        ready = [issue for g in repos for issue in g.ready]
-        picks = _unlocked_runs_first(decided, ready, snapshot, config, report)
+    if view is not None:
+        picks = _outside_busy_checkouts(decided, ready, view, report)
     _report_skips(decided, report, taken={(p.issue.repo, p.issue.number) for p in picks})
-    if snapshot is not None:
-        fan_out(
-            picks,
-            lambda pick: _start(deps, config, pick, snapshot, now, report, dry_run=dry_run),
-            max_workers=deps.max_workers,
-        )
+    if view is not None:
+        starter = _Starter(deps, config, view, now, report, dry_run=dry_run)
+        fan_out(picks, starter.start, max_workers=deps.max_workers)
     report.sort()
     return report
 
@@ -118,7 +120,7 @@ def _with_labelers(deps: Deps, config: Config, ready: list[Issue], *, locked: bo
 def _report_skips(decided: Plan, report: Report, *, taken: set[tuple[RepoRef, int]]) -> None:
     for skip in decided.skips:
         if (skip.issue.repo, skip.issue.number) in taken:
-            continue  # picked after all (see _unlocked_runs_first)
+            continue  # picked after all (see _outside_busy_checkouts)
         report.act(
             ActionRow(
                 repo=skip.issue.repo, issue=skip.issue.number, action="skip", reason=skip.detail
@@ -126,143 +128,190 @@ def _report_skips(decided: Plan, report: Report, *, taken: set[tuple[RepoRef, in
         )
 
 
-_BUSY = frozenset({ThreadLiveness.RUNNING, ThreadLiveness.STARTING})
-
-
-def _unlocked_runs_first(
-    decided: Plan, ready: list[Issue], snapshot: FleetView, config: Config, report: Report
+def _outside_busy_checkouts(
+    decided: Plan, ready: list[Issue], view: FleetView, report: Report
 ) -> list[Pick]:
-    """Each pick, unless its repo holds a ready issue whose agent already runs without a lock.
+    """Each pick whose repo's checkout is free, or the issue whose agent already works there.
 
-    Fix (reliability suite, a lock write failing after a dispatch): the agent kept working on
-    an unlocked issue, and a poll that then picked a more urgent issue of the same repo started
-    a second agent in the same checkout. That running issue is adopted (locked) first; the pick
-    waits for the repo. Only first attempts are recognised this way: a re-armed issue's earlier
-    threads are finished, so they cannot tell a run in flight from an old one.
+    A thread still working in afk's checkout of a repo (a run whose lock was lost, an agent
+    being stopped, a person's own thread) locks that repo. When the thread is another ready
+    issue's, that issue is adopted first (its lock write was lost after its dispatch); the pick
+    waits for the repo. When it is the pick's own, ``plan_start`` decides.
     """
     picks: list[Pick] = []
     for pick in decided.picks:
         issue = pick.issue
-        orphan = next(
+        busy = set(view.busy_threads(issue.repo))
+        if not busy or busy <= _threads_of(view, issue):
+            picks.append(pick)
+            continue
+        owner = next(
             (
                 other
                 for other in ready
                 if other.repo == issue.repo
                 and other.number != issue.number
-                and not other.has_label(config.label_in_progress)
-                and snapshot.liveness(ids.thread_id(other.repo, other.number, 1)) in _BUSY
+                and busy & _threads_of(view, other)
             ),
             None,
         )
-        if orphan is None:
-            picks.append(pick)
+        if owner is None:
+            thread = sorted(busy)[0]
+            reason = f"repo busy: an agent still works in its checkout (thread {thread})"
+            report.act(ActionRow(repo=issue.repo, issue=issue.number, action="skip", reason=reason))
             continue
-        reason = f"repo busy: #{orphan.number}'s agent runs without its lock; adopting it first"
+        reason = f"repo busy: #{owner.number}'s agent runs without its lock; adopting it first"
         report.act(ActionRow(repo=issue.repo, issue=issue.number, action="skip", reason=reason))
-        picks.append(Pick(orphan, "its agent was running without a lock"))
+        picks.append(Pick(owner, "its agent was running without a lock"))
     return picks
 
 
-def _snapshot(deps: Deps, decided: Plan, report: Report) -> FleetView | None:
+def _threads_of(view: FleetView, issue: Issue) -> set[str]:
+    return {
+        ids.thread_id(issue.repo, issue.number, attempt)
+        for attempt in known_attempts(view, issue.repo, issue.number)
+    }
+
+
+def _fleet(deps: Deps, decided: Plan, report: Report) -> FleetView | None:
     try:
         return deps.runner.snapshot()
     except AfkError as exc:
         for pick in decided.picks:
-            report.fail(pick.issue.repo, f"T3 snapshot failed: {exc}", pick.issue.number)
+            report.fail(pick.issue.repo, f"T3 read failed: {exc}", pick.issue.number)
         return None
 
 
-def _start(
-    deps: Deps,
-    config: Config,
-    pick: Pick,
-    snapshot: FleetView,
-    now: datetime,
-    report: Report,
-    *,
-    dry_run: bool,
-) -> None:
-    issue = pick.issue
-    started = time.perf_counter()
-    try:
+class _Starter:
+    """Starts one pick; carries the tick's shared inputs so each step is a short method."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        config: Config,
+        view: FleetView,
+        now: datetime,
+        report: Report,
+        *,
+        dry_run: bool,
+    ) -> None:
+        self.deps = deps
+        self.tracker = deps.tracker
+        self.config = config
+        self.view = view
+        self.now = now
+        self.report = report
+        self.dry_run = dry_run
+
+    def start(self, pick: Pick) -> None:
+        issue = pick.issue
+        started = time.perf_counter()
+        try:
+            row = self._start(pick)
+        except AfkError as exc:
+            self.report.fail(issue.repo, str(exc), issue.number)
+            return
+        except Exception as exc:  # a bug must not stop the other picks
+            self.report.fail(issue.repo, f"internal error: {type(exc).__name__}", issue.number)
+            return
+        if row is not None:
+            self.report.act(replace(row, duration_ms=(time.perf_counter() - started) * 1000))
+
+    def _start(self, pick: Pick) -> ActionRow | None:
+        issue, config = pick.issue, self.config
         # Checked only for a repo about to get a run (idle repos cost no read for it): a lock
         # that cannot be stamped after a dispatch would leave an agent running unlocked.
         labels = (config.label_ready, config.label_in_progress, config.label_human)
-        missing = deps.tracker.missing_labels(issue.repo, labels)
+        missing = self.tracker.missing_labels(issue.repo, labels)
         if missing:
             names = ", ".join(missing)
-            report.fail(issue.repo, f"labels missing in {issue.repo}: {names} (create them)")
-            return
-        comment = deps.tracker.find_run_comment(issue.repo, issue.number)
+            self.report.fail(issue.repo, f"labels missing in {issue.repo}: {names} (create them)")
+            return None
+        comment = self.tracker.find_run_comment(issue.repo, issue.number)
         previous = phase_checklist.parse(comment.body) if comment else None
-        attempt = _attempt(previous)
-        thread = ids.thread_id(issue.repo, issue.number, attempt)
-        action, reason = _dispatch_or_adopt(deps, pick, thread, snapshot, attempt, dry_run=dry_run)
-        if not dry_run and action != "skip":
-            deps.tracker.add_label(issue.repo, issue.number, config.label_in_progress)
-            if issue.has_label(config.label_human):  # re-armed by a human: the hand-off is over
-                deps.tracker.remove_label(issue.repo, issue.number, config.label_human)
-            record = RunRecord(thread_id=thread, attempt=attempt, dispatched_at=now, updated_at=now)
-            _write_comment(deps, issue, comment, phase_checklist.render(record, issue))
-    except AfkError as exc:
-        report.fail(issue.repo, str(exc), issue.number)
-        return
-    except Exception as exc:  # a bug must not stop the other picks
-        report.fail(issue.repo, f"internal error: {type(exc).__name__}", issue.number)
-        return
-    report.act(
-        ActionRow(
-            repo=issue.repo,
-            issue=issue.number,
-            action=action,
-            reason=reason,
-            thread_id=thread,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
-    )
+        attempts = known_attempts(self.view, issue.repo, issue.number, previous)
+        threads = {
+            a: self.view.liveness(ids.thread_id(issue.repo, issue.number, a)) for a in attempts
+        }
+        start = plan_start(previous, threads)
+        if start.mode is Start.WAIT:
+            reason = "the last attempt's agent is still being stopped; waiting for it"
+            return self._row(issue, "skip", reason, start.attempt)
+        if start.mode is Start.DISPATCH and self.view.busy_threads(issue.repo):
+            return self._row(issue, "skip", "repo busy: an agent still works in its checkout")
+        if start.mode is Start.RELOCK:
+            assert previous is not None  # plan_start re-locks only a live record
+            self._lock(issue)
+            reason = "run in flight had lost its lock: re-locked; the run goes on as recorded"
+            return self._row(issue, "adopt", reason, start.attempt)
+        action, reason, start = self._launch(pick, start)
+        if action == "skip":
+            return self._row(issue, action, reason, start.attempt)
+        self._lock(issue)
+        if not self.dry_run:
+            thread = ids.thread_id(issue.repo, issue.number, start.attempt)
+            record = RunRecord(
+                thread_id=thread, attempt=start.attempt, dispatched_at=self.now, updated_at=self.now
+            )
+            write_comment(self.tracker, issue, comment, phase_checklist.render(record, issue))
+        return self._row(issue, action, reason, start.attempt)
 
-
-def _attempt(previous: RunRecord | None) -> int:
-    """A re-armed issue (its last run closed or escalated) starts the next attempt."""
-    if previous is None:
-        return 1
-    return previous.attempt + 1 if previous.phase in TERMINAL else previous.attempt
-
-
-def _dispatch_or_adopt(
-    deps: Deps, pick: Pick, thread: str, snapshot: FleetView, attempt: int, *, dry_run: bool
-) -> tuple[ActionName, str]:
-    issue = pick.issue
-    suffix = f" (attempt {attempt})" if attempt > 1 else ""
-    if snapshot.has_thread(thread):
-        if snapshot.has_opening_message(thread):
-            return "adopt", f"thread already running: lock and comment only{suffix}"
-        if not dry_run:
+    def _launch(self, pick: Pick, start: StartPlan) -> tuple[ActionName, str, StartPlan]:
+        """Create the thread (or repair an adopted one); returns what was done and why."""
+        issue = pick.issue
+        for _ in range(_FRESH_ATTEMPTS):
+            suffix = f" (attempt {start.attempt})" if start.attempt > 1 else ""
+            thread = ids.thread_id(issue.repo, issue.number, start.attempt)
+            if start.mode is Start.ADOPT:
+                return (*self._adopt(issue, thread, suffix), start)
+            if self.dry_run:
+                return "dispatch", pick.reason + suffix, start
             try:
-                deps.runner.send_turn(thread, opening_turn(build_prompt(issue)))
-            except Rejected as exc:
-                if exc.status != 409:
-                    raise
-                return "skip", f"another tick is sending its opening turn{suffix}"
-        return "adopt", f"thread existed without its opening turn: turn sent{suffix}"
-    if dry_run:
-        return "dispatch", pick.reason + suffix
-    try:
-        deps.runner.dispatch(
-            issue.repo, issue.number, build_prompt(issue), thread_id=thread, snapshot=snapshot
+                self.deps.runner.dispatch(
+                    issue.repo,
+                    issue.number,
+                    build_prompt(issue),
+                    thread_id=thread,
+                    snapshot=self.view,
+                )
+            except ThreadExists:
+                # Fix (reliability suite, overlapping polls): the loser used to stamp the lock
+                # and write a second run comment next to the winner's. The tick that created the
+                # thread writes both; if it died, the next poll adopts the thread then.
+                return "skip", f"another tick is dispatching it (its thread exists){suffix}", start
+            except ThreadIdRefused:
+                start = StartPlan(Start.DISPATCH, start.attempt + 1)
+                continue
+            return "dispatch", pick.reason + suffix, start
+        raise ThreadIdRefused(
+            service="T3",
+            operation="dispatch thread.create",
+            detail=f"T3 refused {_FRESH_ATTEMPTS} fresh thread ids in a row",
         )
-    except Rejected as exc:
-        if exc.status != 409:
-            raise
-        # Fix (reliability suite, overlapping polls): the loser used to stamp the lock and
-        # write a second run comment next to the winner's. The tick that created the thread
-        # writes both; if it died, the next poll adopts the thread and writes them then.
-        return "skip", f"another tick is dispatching it (its thread exists){suffix}"
-    return "dispatch", pick.reason + suffix
 
+    def _adopt(self, issue: Issue, thread: str, suffix: str) -> tuple[ActionName, str]:
+        seen = self.view.opening_turn_seen(thread)
+        if seen is None:  # a fleet read without messages: ask the thread itself
+            transcript = self.deps.runner.transcript(thread, turns=1, view=self.view)
+            seen = transcript is not None and transcript.has_user_message
+        if seen:
+            return "adopt", f"thread already running: lock and comment only{suffix}"
+        if not self.dry_run:
+            self.deps.runner.send_opening(thread, build_prompt(issue))
+        return "adopt", f"thread existed without its opening turn: turn sent{suffix}"
 
-def _write_comment(deps: Deps, issue: Issue, comment: RunComment | None, body: str) -> None:
-    if comment is None:
-        deps.tracker.create_comment(issue.repo, issue.number, body)
-    elif comment.body != body:
-        deps.tracker.edit_comment(issue.repo, comment.id, body)
+    def _lock(self, issue: Issue) -> None:
+        """Human label off first, then the lock: a crash between them leaves no stale hand-off
+        label on a run afk later closes (a re-armed issue carries both ready labels)."""
+        if self.dry_run:
+            return
+        if issue.has_label(self.config.label_human):
+            self.tracker.remove_label(issue.repo, issue.number, self.config.label_human)
+        if not issue.has_label(self.config.label_in_progress):
+            self.tracker.add_label(issue.repo, issue.number, self.config.label_in_progress)
+
+    def _row(self, issue: Issue, action: ActionName, reason: str, attempt: int = 0) -> ActionRow:
+        thread = ids.thread_id(issue.repo, issue.number, attempt) if attempt else None
+        return ActionRow(
+            repo=issue.repo, issue=issue.number, action=action, reason=reason, thread_id=thread
+        )

@@ -1,17 +1,23 @@
 """The watch tick: for each in-flight run, read T3 + CI + deploy, decide, act, record.
 
-Gather → decide → apply, per issue carrying the in-progress label in an enrolled repo. The pure
+Gather → decide → apply, per issue carrying the in-progress label in an enrolled repo (open
+ones, and closed ones: a person may close an issue mid-run). T3's fleet is read once per tick and
+each run's thread once (its messages: from T3 v0.0.32 only the thread route has them). The pure
 ``next_action`` decides; ``apply`` gives the record to persist; this module only carries it out,
 and writes nothing when nothing changed.
 
+The lock (the in-progress label) is what keeps a second agent out of a checkout, so it is never
+removed while the run's agent still works: an action that ends a working run asks T3 to stop
+the agent, and the lock comes off on a later tick, once T3 shows the thread stopped.
+
 Orders of writes, each chosen so a crash at any point converges on the next tick without a double
 effect (the run comment is the journal):
-- fix-forward: record the corrected sha first, then send the turn. A crash in between loses that
-  one corrective turn (the next tick sees the sha already corrected and, once the agent is idle,
-  escalates) but can never send it twice. A send T3 refused with an error status rolls the
-  record back; a send with no answer (timeout, lost reply) keeps it, as it may have landed.
-- escalate: record ``notified`` first, then ring Slack, then relabel (add human, remove ready,
-  remove in-progress). The doorbell rings at most once; the labels converge on the next tick.
+- fix-forward: send the turn, then record the corrected sha. Every send of a turn for one sha is
+  the same T3 command (a deterministic ``commandId``), so a send whose reply was lost, or a crash
+  before the record, is simply sent again next tick and applied once.
+- escalate: record ``notified`` first, then ring Slack, then stop the agent if it works, then
+  relabel (add human, remove ready, remove in-progress once the agent is stopped). The doorbell
+  rings at most once; the labels converge on the next tick.
 - close: record, remove ready (so nothing can re-dispatch it), close, remove in-progress.
 A missing run comment with afk's thread in T3 (crash after lock, before comment) is rewritten;
 a missing comment with no such thread is someone else's lock and is never touched.
@@ -26,10 +32,13 @@ from datetime import datetime
 from afk.core import ids, phase_checklist
 from afk.core.config import Config
 from afk.core.phases import parse_report
-from afk.core.ports import EscalationNotice, FleetView, RunComment
+from afk.core.ports import EscalationNotice, FleetView, RunComment, Transcript
 from afk.core.prompt import build_fix_forward
-from afk.core.run_state_machine import apply, next_action
+from afk.core.run_state_machine import WORKING, apply, next_action
 from afk.core.types import (
+    TERMINAL_PHASES,
+    AgentPhase,
+    AgentReport,
     CiStatus,
     Close,
     Escalate,
@@ -40,14 +49,17 @@ from afk.core.types import (
     Phase,
     RepoRef,
     RunRecord,
+    ThreadLiveness,
     Wait,
 )
-from afk.errors import AfkError, NotifyError, ServiceError
+from afk.errors import AfkError, NotifyError
 from afk.loops.deps import Deps, fan_out
-from afk.loops.poller import TERMINAL
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
+from afk.loops.runs import known_attempts, write_comment
 
 _LAST_REPORT_CHARS = 1500
+_SPARE_TURNS = 1
+"""Turns read beyond afk's own (the opening and one per fix-forward): room for a person's."""
 
 
 def watch_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = False) -> Report:
@@ -61,32 +73,35 @@ def watch_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fal
         lambda repo: _in_flight(deps, config, repo, report),
         max_workers=deps.max_workers,
     )
-    issues = [issue for batch in listed for issue in batch]
-    if not issues:
+    open_runs = [issue for batch in listed for issue in batch if issue.state == "open"]
+    closed_runs = [issue for batch in listed for issue in batch if issue.state != "open"]
+    if not open_runs and not closed_runs:
         return report
     try:
-        snapshot = deps.runner.snapshot()
+        view = deps.runner.snapshot()
     except AfkError as exc:
-        for issue in issues:
-            report.fail(issue.repo, f"T3 snapshot failed: {exc}", issue.number)
+        for issue in open_runs + closed_runs:
+            report.fail(issue.repo, f"T3 read failed: {exc}", issue.number)
         report.sort()
         return report
-    watcher = _Watcher(deps, config, snapshot, now, report, dry_run=dry_run)
-    fan_out(issues, watcher.watch, max_workers=deps.max_workers)
+    watcher = _Watcher(deps, config, view, now, report, dry_run=dry_run)
+    fan_out(open_runs + closed_runs, watcher.watch, max_workers=deps.max_workers)
     report.sort()
     return report
 
 
 def _in_flight(deps: Deps, config: Config, repo: RepoRef, report: Report) -> list[Issue]:
+    """Open and closed issues carrying the lock; a closed one was closed by a person mid-run."""
     try:
-        issues = deps.tracker.list_issues(repo, config.label_in_progress)
+        # one listing for both: a closed issue still locked was closed by a person mid-run
+        found = deps.tracker.list_issues(repo, config.label_in_progress, state="all")
     except AfkError as exc:
         report.fail(repo, str(exc))
         return []
     except Exception as exc:  # a bug must not stop the other repos
         report.fail(repo, f"internal error: {type(exc).__name__}")
         return []
-    return [issue for issue in issues if issue.repo == repo]  # the allowlist fence
+    return [issue for issue in found if issue.repo == repo]  # the allowlist fence
 
 
 class _Watcher:
@@ -96,7 +111,7 @@ class _Watcher:
         self,
         deps: Deps,
         config: Config,
-        snapshot: FleetView,
+        view: FleetView,
         now: datetime,
         report: Report,
         *,
@@ -105,7 +120,7 @@ class _Watcher:
         self.deps = deps
         self.tracker = deps.tracker
         self.config = config
-        self.snapshot = snapshot
+        self.view = view
         self.now = now
         self.report = report
         self.dry_run = dry_run
@@ -113,7 +128,7 @@ class _Watcher:
     def watch(self, issue: Issue) -> None:
         started = time.perf_counter()
         try:
-            row = self._watch(issue)
+            row = self._watch(issue) if issue.state == "open" else self._watch_closed(issue)
         except AfkError as exc:
             self.report.fail(issue.repo, str(exc), issue.number)
             return
@@ -123,11 +138,24 @@ class _Watcher:
         self.report.act(replace(row, duration_ms=(time.perf_counter() - started) * 1000))
 
     def _row(
-        self, issue: Issue, action: ActionName, reason: str, thread: str | None = None
+        self,
+        issue: Issue,
+        action: ActionName,
+        reason: str,
+        thread: str | None = None,
+        record: RunRecord | None = None,
     ) -> ActionRow:
         return ActionRow(
-            repo=issue.repo, issue=issue.number, action=action, reason=reason, thread_id=thread
+            repo=issue.repo,
+            issue=issue.number,
+            action=action,
+            reason=reason,
+            thread_id=thread,
+            phase=record.phase.value if record is not None else None,
+            escalation=record.escalation.value if record and record.escalation else None,
         )
+
+    # --- open issues ----------------------------------------------------------------------
 
     def _watch(self, issue: Issue) -> ActionRow:
         comment = self.tracker.find_run_comment(issue.repo, issue.number)
@@ -135,30 +163,17 @@ class _Watcher:
             return self._without_comment(issue)
         record = phase_checklist.parse(comment.body)
         if record is None:
-            detail = "afk's run comment is unreadable (edited by hand?); a human must look"
-            self._relabel_for_human(issue)
-            self._ring(issue, EscalationReason.AGENT_FAILED, detail, thread=None)
-            return self._row(issue, "escalate", detail)
-        if record.phase in TERMINAL:
-            following = ids.thread_id(issue.repo, issue.number, record.attempt + 1)
-            if self.snapshot.has_thread(following):
-                return self._repair(issue, comment, record.attempt + 1)
-            if record.phase is Phase.CLOSED:
-                self._close(issue, comment, record, record)
-                return self._row(issue, "close", "finishing an interrupted close", record.thread_id)
-            reason = record.escalation or EscalationReason.AGENT_FAILED
-            action = Escalate(reason, "finishing an interrupted escalation")
-            self._escalate(issue, comment, record, record, action)
-            detail = f"{reason.value}: {action.detail}"
-            return self._row(issue, "escalate", detail, record.thread_id)
+            return self._unreadable(issue)
+        if record.phase in TERMINAL_PHASES:
+            return self._finish(issue, comment, record)
         return self._decide(issue, comment, record)
 
     def _without_comment(self, issue: Issue) -> ActionRow:
-        first = ids.thread_id(issue.repo, issue.number, 1)
-        if not self.snapshot.has_thread(first):
+        attempts = known_attempts(self.view, issue.repo, issue.number)
+        if not attempts:
             reason = "in progress without afk's run comment: someone else's lock, left alone"
             return self._row(issue, "skip", reason)
-        return self._repair(issue, None, 1)
+        return self._repair(issue, None, attempts[-1])
 
     def _repair(self, issue: Issue, comment: RunComment | None, attempt: int) -> ActionRow:
         """A poll crashed after the lock and before the comment: write the comment now."""
@@ -166,17 +181,87 @@ class _Watcher:
         record = RunRecord(
             thread_id=thread, attempt=attempt, dispatched_at=self.now, updated_at=self.now
         )
+        self._drop_label(issue, self.config.label_human)
         self._write(issue, comment, record)
-        return self._row(issue, "adopt", "run comment was missing: rewritten", thread)
+        return self._row(issue, "adopt", "run comment was missing: rewritten", thread, record)
 
-    def _observe(self, issue: Issue, record: RunRecord) -> Observation:
+    def _unreadable(self, issue: Issue) -> ActionRow:
+        detail = "afk's run comment is unreadable (edited by hand?); a human must look"
+        working = self._working_threads(issue)
+        if not self.dry_run:
+            if not issue.has_label(self.config.label_human):  # rung once, at the hand-off
+                self._ring(issue, EscalationReason.AGENT_FAILED, detail, last="")
+            for thread in working:
+                self.deps.runner.stop(thread)
+        self._relabel_for_human(issue, unlock=not working)
+        return self._row(issue, "escalate", f"{EscalationReason.AGENT_FAILED.value}: {detail}")
+
+    def _finish(self, issue: Issue, comment: RunComment, record: RunRecord) -> ActionRow:
+        """A closed or escalated run still locked: an interrupted tick, or an agent stopping."""
+        following = ids.thread_id(issue.repo, issue.number, record.attempt + 1)
+        if self.view.has_thread(following):
+            return self._repair(issue, comment, record.attempt + 1)
         thread = record.thread_id
-        report = parse_report(self.snapshot.agent_text(thread))
+        working = self.view.liveness(thread) in WORKING
+        if working and not self.dry_run:
+            self.deps.runner.stop(thread)
+        stopping = "; stopping the agent before releasing the lock" if working else ""
+        if record.phase is Phase.CLOSED:
+            self._close(issue, comment, record, record, unlock=not working)
+            reason = f"finishing an interrupted close{stopping}"
+            return self._row(issue, "close", reason, thread, record)
+        if record.phase is Phase.CLOSED_BY_PERSON:
+            self._release(issue, unlock=not working)
+            return self._row(issue, "close", f"closed by a person{stopping}", thread, record)
+        reason = record.escalation or EscalationReason.AGENT_FAILED
+        action = Escalate(reason, f"finishing an interrupted escalation{stopping}")
+        self._escalate(issue, comment, record, record, action, last="", unlock=not working)
+        return self._row(issue, "escalate", f"{reason.value}: {action.detail}", thread, record)
+
+    def _decide(self, issue: Issue, comment: RunComment, record: RunRecord) -> ActionRow:
+        transcript = self.deps.runner.transcript(
+            record.thread_id, turns=1 + record.fix_forwards + _SPARE_TURNS, view=self.view
+        )
+        observation = self._observe(issue, record, transcript)
+        action = next_action(observation, record, self.config.limits(), self.now)
+        after = apply(record, observation, action, self.now)
+        thread = record.thread_id
+        if isinstance(action, Wait):
+            if after != record:
+                self._write(issue, comment, after)
+            return self._row(issue, "wait", action.reason, thread, after)
+        if isinstance(action, FixForward):
+            self._fix_forward(issue, comment, record, after, action)
+            return self._row(issue, "fix_forward", action.reason, thread, after)
+        if isinstance(action, Close):
+            if action.stop_agent and not self.dry_run:
+                self.deps.runner.stop(thread)
+            self._close(issue, comment, record, after, unlock=not action.stop_agent)
+            return self._row(issue, "close", action.reason, thread, after)
+        last = transcript.agent_text[-_LAST_REPORT_CHARS:] if transcript else ""
+        self._escalate(issue, comment, record, after, action, last=last)
+        detail = f"{action.reason.value}: {action.detail}"
+        return self._row(issue, "escalate", detail, thread, after)
+
+    def _observe(
+        self, issue: Issue, record: RunRecord, transcript: Transcript | None
+    ) -> Observation:
+        thread = record.thread_id
+        liveness = ThreadLiveness.MISSING if transcript is None else self.view.liveness(thread)
+        report = parse_report(transcript.agent_text) if transcript else AgentReport()
+        if transcript and not transcript.complete and report.sha is None and record.sha:
+            # Only the newest turns were read and none reported a push: the last verified one
+            # (from an older turn) still stands.
+            report = AgentReport(AgentPhase.PUSHED, record.sha)
+        waiting_on = self.view.waiting_on(thread) if transcript is not None else None
+        if waiting_on is not None and transcript is not None and transcript.question:
+            waiting_on = f"{waiting_on}: {transcript.question}"
         observation = Observation(
-            liveness=self.snapshot.liveness(thread),
+            liveness=liveness,
             report=report,
-            last_activity_at=self.snapshot.last_activity_at(thread),
-            last_error=self.snapshot.last_error(thread),
+            last_activity_at=self.view.last_activity_at(thread),
+            last_error=self.view.last_error(thread),
+            waiting_on=waiting_on,
         )
         if report.sha is None:
             return observation
@@ -190,23 +275,48 @@ class _Watcher:
             deploy = ci.deploy_state(issue.repo, report.sha, self.config.deploy_context)
         return replace(observation, sha_exists=True, ci=state, deploy=deploy)
 
-    def _decide(self, issue: Issue, comment: RunComment, record: RunRecord) -> ActionRow:
-        observation = self._observe(issue, record)
-        action = next_action(observation, record, self.config.limits(), self.now)
-        after = apply(record, observation, action, self.now)
-        thread = record.thread_id
-        if isinstance(action, Wait):
-            if after != record:
-                self._write(issue, comment, after)
-            return self._row(issue, "wait", action.reason, thread)
-        if isinstance(action, FixForward):
-            self._fix_forward(issue, comment, record, after, action)
-            return self._row(issue, "fix_forward", action.reason, thread)
-        if isinstance(action, Close):
-            self._close(issue, comment, record, after)
-            return self._row(issue, "close", action.reason, thread)
-        self._escalate(issue, comment, record, after, action)
-        return self._row(issue, "escalate", f"{action.reason.value}: {action.detail}", thread)
+    # --- closed issues --------------------------------------------------------------------
+
+    def _watch_closed(self, issue: Issue) -> ActionRow:
+        """A closed issue still locked: closed by a person mid-run, or afk's own close unfinished.
+
+        A person's close ends the run without Slack: the agent is stopped, the run comment says
+        so, the labels come off (the lock once the agent is stopped).
+        """
+        comment = self.tracker.find_run_comment(issue.repo, issue.number)
+        record = phase_checklist.parse(comment.body) if comment else None
+        if comment is None or record is None:
+            if not known_attempts(self.view, issue.repo, issue.number):
+                reason = "closed, locked, without afk's run comment: someone else's lock"
+                return self._row(issue, "skip", reason)
+            threads = self._working_threads(issue)
+            if not self.dry_run:
+                for thread in threads:
+                    self.deps.runner.stop(thread)
+            self._release(issue, unlock=not threads)
+            return self._row(issue, "close", "closed by a person: afk's labels removed")
+        if record.phase in TERMINAL_PHASES:
+            return self._finish(issue, comment, record)
+        after = replace(record, phase=Phase.CLOSED_BY_PERSON, updated_at=self.now)
+        working = self.view.liveness(record.thread_id) in WORKING
+        if not self.dry_run:
+            self._write(issue, comment, after)
+            if working:
+                self.deps.runner.stop(record.thread_id)
+        self._release(issue, unlock=not working)
+        stopping = "; stopping the agent" if working else ""
+        reason = f"closed by a person mid-run{stopping}: afk's labels removed, no hand-off"
+        return self._row(issue, "close", reason, record.thread_id, after)
+
+    def _working_threads(self, issue: Issue) -> list[str]:
+        return [
+            thread
+            for attempt in known_attempts(self.view, issue.repo, issue.number)
+            if self.view.liveness(thread := ids.thread_id(issue.repo, issue.number, attempt))
+            in WORKING
+        ]
+
+    # --- writes ---------------------------------------------------------------------------
 
     def _fix_forward(
         self,
@@ -216,32 +326,42 @@ class _Watcher:
         after: RunRecord,
         action: FixForward,
     ) -> None:
+        """Send, then record: the turn's ``commandId`` is the same for every send of this sha,
+        so a lost reply or a crash before the record is sent again and applied once."""
         if self.dry_run:
             return
+        text = build_fix_forward(action.sha, action.ci, action.deploy)
+        self.deps.runner.send_turn(record.thread_id, text, key=f"fix:{action.sha}")
         self._write(issue, comment, after)
-        try:
-            self.deps.runner.send_turn(
-                record.thread_id, build_fix_forward(action.sha, action.ci, action.deploy)
-            )
-        except AfkError as exc:
-            # The turn surely did not start only when T3 said so; roll the journal back so the
-            # next tick tries again. (A lost reply keeps the record: at most one turn per sha.)
-            # Fix (reliability suite, lost reply on this send): every failure used to roll
-            # back, so a turn that landed but whose reply was lost was sent a second time.
-            if _t3_refused(exc):
-                self._write(issue, RunComment(comment.id, self._body(issue, after)), record)
-            raise
 
     def _close(
-        self, issue: Issue, comment: RunComment, record: RunRecord, after: RunRecord
+        self,
+        issue: Issue,
+        comment: RunComment,
+        record: RunRecord,
+        after: RunRecord,
+        *,
+        unlock: bool = True,
     ) -> None:
         if self.dry_run:
             return
         if after != record:
             self._write(issue, comment, after)
-        self.tracker.remove_label(issue.repo, issue.number, self.config.label_ready)
-        self.tracker.close_issue(issue.repo, issue.number)
-        self.tracker.remove_label(issue.repo, issue.number, self.config.label_in_progress)
+        self._drop_label(issue, self.config.label_ready)
+        self._drop_label(issue, self.config.label_human)
+        if issue.state == "open":
+            self.tracker.close_issue(issue.repo, issue.number)
+        if unlock:
+            self._drop_label(issue, self.config.label_in_progress)
+
+    def _release(self, issue: Issue, *, unlock: bool) -> None:
+        """A person ended the run: afk's labels off, the lock last and only once it is safe."""
+        if self.dry_run:
+            return
+        self._drop_label(issue, self.config.label_ready)
+        self._drop_label(issue, self.config.label_human)
+        if unlock:
+            self._drop_label(issue, self.config.label_in_progress)
 
     def _escalate(
         self,
@@ -250,6 +370,9 @@ class _Watcher:
         record: RunRecord,
         after: RunRecord,
         action: Escalate,
+        *,
+        last: str,
+        unlock: bool = True,
     ) -> None:
         if self.dry_run:
             return
@@ -258,19 +381,16 @@ class _Watcher:
         if after != record:
             self._write(issue, comment, after)
         if ring:
-            self._ring(issue, action.reason, action.detail, thread=record.thread_id)
-        self._relabel_for_human(issue)
+            self._ring(issue, action.reason, action.detail, last=last)
+        if action.stop_agent:
+            self.deps.runner.stop(record.thread_id)
+        self._relabel_for_human(issue, unlock=unlock and not action.stop_agent)
 
-    def _ring(
-        self, issue: Issue, reason: EscalationReason, detail: str, *, thread: str | None
-    ) -> None:
+    def _ring(self, issue: Issue, reason: EscalationReason, detail: str, *, last: str) -> None:
         """At most once per escalation; a failure is reported, never retried (see module doc)."""
-        if self.dry_run:
-            return
         notifier = self.deps.notifier
-        if notifier is None:
+        if self.dry_run or notifier is None:
             return
-        last = self.snapshot.agent_text(thread)[-_LAST_REPORT_CHARS:] if thread else ""
         notice = EscalationNotice(
             repo=issue.repo,
             issue_number=issue.number,
@@ -286,36 +406,22 @@ class _Watcher:
             error = f"Slack doorbell failed (not retried): {exc}"
             self.report.fail(issue.repo, error, issue.number)
 
-    def _relabel_for_human(self, issue: Issue) -> None:
+    def _relabel_for_human(self, issue: Issue, *, unlock: bool = True) -> None:
         if self.dry_run:
             return
         config = self.config
-        self.tracker.add_label(issue.repo, issue.number, config.label_human)
-        self.tracker.remove_label(issue.repo, issue.number, config.label_ready)
-        self.tracker.remove_label(issue.repo, issue.number, config.label_in_progress)
+        if not issue.has_label(config.label_human):
+            self.tracker.add_label(issue.repo, issue.number, config.label_human)
+        self._drop_label(issue, config.label_ready)
+        if unlock:
+            self._drop_label(issue, config.label_in_progress)
 
-    def _body(self, issue: Issue, record: RunRecord) -> str:
-        return phase_checklist.render(record, issue)
+    def _drop_label(self, issue: Issue, label: str) -> None:
+        """Remove ``label`` when the listing showed it: write only what changed."""
+        if not self.dry_run and issue.has_label(label):
+            self.tracker.remove_label(issue.repo, issue.number, label)
 
     def _write(self, issue: Issue, comment: RunComment | None, record: RunRecord) -> None:
         if self.dry_run:
             return
-        body = self._body(issue, record)
-        if comment is None:
-            self.tracker.create_comment(issue.repo, issue.number, body)
-        elif comment.body != body:
-            self.tracker.edit_comment(issue.repo, comment.id, body)
-
-
-_GATEWAY_LOST = frozenset({502, 504})
-
-
-def _t3_refused(exc: AfkError) -> bool:
-    """True when T3 itself answered with an error, so the command surely was not applied.
-
-    No status means no answer (a timeout, a dropped connection): the turn may have started. A
-    gateway's 502/504 means a proxy lost T3's answer, which is the same uncertainty.
-    """
-    return (
-        isinstance(exc, ServiceError) and exc.status is not None and exc.status not in _GATEWAY_LOST
-    )
+        write_comment(self.tracker, issue, comment, phase_checklist.render(record, issue))

@@ -33,6 +33,8 @@ from afk.testing.fake_forgejo import FakeForgejo
 from afk.testing.fake_github import FakeGitHub
 from afk.testing.fake_slack import FakeSlack
 from afk.testing.fake_t3 import FakeT3
+from afk.testing.fake_t3_state import CURRENT_VERSION as CURRENT_T3
+from afk.testing.fake_t3_state import Version as T3Version
 from afk.testing.forge_state import ForgeState
 from afk.testing.serving import loopback_server, mock_transport
 
@@ -45,6 +47,10 @@ T3_TOKEN = "t3-token-for-tests"
 SLACK_TOKEN, SLACK_CHANNEL = "xoxb-fake-token-for-tests", "C0AFK"
 LABELS = ("ready-for-agent", "agent-in-progress", "ready-for-human", "P0", "P1", "P2", "P3")
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+FORGEJO_V11 = "11.0.1+gitea-1.22.0"
+FORGEJO_V15 = "15.0.3+gitea-1.22.0"
+FORGEJO_GENERATIONS = (FORGEJO_V11, FORGEJO_V15)
+"""The Forgejo versions a world can be: the 11 LTS line and the current release."""
 
 
 class IsolatedConfig(Config):
@@ -84,6 +90,8 @@ class World:
         transport: Literal["mock", "loopback"] = "mock",
         latency_s: float = 0.0,
         slack: bool = True,
+        t3_version: T3Version = CURRENT_T3,
+        forgejo_version: str = FORGEJO_V11,
     ) -> None:
         self.kind: Forge = forge
         self.clock = Clock()
@@ -91,9 +99,11 @@ class World:
         self.state.add_user(BOT, BOT_TOKEN)
         self.state.add_user(HUMAN, HUMAN_TOKEN)
         self.forge: FakeForgejo | FakeGitHub = (
-            FakeForgejo(self.state) if forge == "forgejo" else FakeGitHub(self.state)
+            FakeForgejo(self.state, version=forgejo_version)
+            if forge == "forgejo"
+            else FakeGitHub(self.state)
         )
-        self.t3 = FakeT3(T3_TOKEN, clock=self.clock)
+        self.t3 = FakeT3(T3_TOKEN, clock=self.clock, version=t3_version)
         self.slack = FakeSlack(SLACK_TOKEN, SLACK_CHANNEL) if slack else None
         self.repos = tuple(RepoRef.parse(r) for r in repos)
         for repo in repos:
@@ -183,6 +193,9 @@ class World:
     # --- the forge, as a team uses it ----------------------------------------------------
 
     def add_repo(self, repo: str) -> None:
+        """A repo of an organisation (unless its owner is a person already), with afk's labels."""
+        with contextlib.suppress(ValueError):
+            self.state.add_org(repo.partition("/")[0])
         self.state.add_repo(repo)
         for label in LABELS:
             self.state.add_label(repo, label)
@@ -228,6 +241,10 @@ class World:
     def agent_says(self, repo: str, number: int, *lines: str, attempt: int = 1) -> None:
         """The agent writes a (finished) message in its thread."""
         self.t3.add_assistant_message(self.thread(repo, number, attempt), "\n".join(lines))
+
+    def agent_asks(self, repo: str, number: int, question: str, *, attempt: int = 1) -> str:
+        """The agent stops to ask a person (a user-input request); returns the request id."""
+        return self.t3.request_user_input(self.thread(repo, number, attempt), question)
 
     def agent_idle(self, repo: str, number: int, attempt: int = 1) -> None:
         self.t3.set_turn_state(self.thread(repo, number, attempt), "completed")

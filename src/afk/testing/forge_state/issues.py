@@ -319,3 +319,12 @@ class IssuesMixin(StateBase):
             updated = replace(comment, body=body, updated_at=self._now())
             self._comments[comment_id] = updated
             return updated
+
+    def delete_comment(self, repo: str, comment_id: int, *, actor: str) -> None:
+        """A comment deleted by its author or an admin (a person tidying an issue)."""
+        with self._lock:
+            comment = self.comment(repo, comment_id)
+            deleter = self.user(actor)
+            if deleter.login != comment.user and not deleter.is_admin:
+                raise ForbiddenError("user is not the comment's poster")
+            del self._comments[comment_id]

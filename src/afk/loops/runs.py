@@ -1,0 +1,40 @@
+"""What both ticks need to know about a run: its attempts in T3, and how its comment is written."""
+
+from __future__ import annotations
+
+from afk.core import ids
+from afk.core.ports import FleetView, RunComment, Tracker
+from afk.core.types import Issue, RepoRef, RunRecord
+
+_GAP = 3
+"""Attempt numbers probed past the last one found: a deleted thread leaves a hole."""
+
+
+def known_attempts(
+    view: FleetView, repo: RepoRef, number: int, record: RunRecord | None = None
+) -> list[int]:
+    """The attempts of an issue whose thread exists in T3, probed by their deterministic ids.
+
+    The probe runs past the record's attempt and past every thread found, until ``_GAP``
+    attempts in a row have no thread: T3 is the witness of attempts even when the run comment
+    that counted them is gone.
+    """
+    found: list[int] = []
+    floor = record.attempt if record is not None else 0
+    attempt, misses = 1, 0
+    while misses < _GAP or attempt <= floor:
+        if view.has_thread(ids.thread_id(repo, number, attempt)):
+            found.append(attempt)
+            misses = 0
+        else:
+            misses += 1
+        attempt += 1
+    return found
+
+
+def write_comment(tracker: Tracker, issue: Issue, comment: RunComment | None, body: str) -> None:
+    """Create the run comment, or edit it when (and only when) its body changed."""
+    if comment is None:
+        tracker.create_comment(issue.repo, issue.number, body)
+    elif comment.body != body:
+        tracker.edit_comment(issue.repo, comment.id, body)
