@@ -35,8 +35,9 @@ from afk.core.types import Phase, RepoRef
 from afk.loops.poller import poll_tick
 from afk.loops.report import Report
 from afk.loops.watcher import watch_tick
-from afk.testing import contracts, fake_forgejo, fake_github, fake_t3
+from afk.testing import contracts, fake_github, fake_t3
 from afk.testing.contracts import ContractViolation
+from afk.testing.fake_forgejo import server as fake_forgejo_server
 from afk.testing.fake_slack import FakeSlack
 from afk.testing.serving import DropConnection, loopback_server
 from afk.testing.world import BOT, FORGE_HOST, SLACK_CHANNEL, SLACK_TOKEN, Forge, World
@@ -228,7 +229,7 @@ def memoized_contracts() -> Iterator[None]:
         remembered(key, lambda: contracts.check_t3(definition, value))
 
     with contextlib.ExitStack() as stack:
-        for module in (fake_forgejo, fake_github):
+        for module in (fake_forgejo_server, fake_github):
             stack.enter_context(mock.patch.object(module, "check_request", check_request))
             stack.enter_context(mock.patch.object(module, "check_response", check_response))
         stack.enter_context(mock.patch.object(fake_t3, "check_t3", check_t3))
