@@ -13,7 +13,17 @@ import stamina
 from afk.adapters.forgejo import ForgejoCi, ci_verdict
 from afk.core.types import CiCheck, CiState, CiStatus, DeployState, DeployStatus
 from afk.errors import TrackerAuthError, TrackerBadResponse, TrackerUnavailable
-from tests.integration.forgejo_world import BASE, BOT_TOKEN, FULL, REPO, SHA, World, make_world
+from tests.integration.forgejo_world import (
+    BASE,
+    BOT_TOKEN,
+    FULL,
+    GENERATIONS,
+    REPO,
+    SHA,
+    V16,
+    World,
+    make_world,
+)
 
 OTHER_SHA = "f" * 40
 
@@ -24,16 +34,24 @@ def _no_retry_waits() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
-    made = make_world()
+@pytest.fixture(params=GENERATIONS)
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    made = make_world(version=request.param)
     made.state.add_commit(FULL, SHA, branch="main")
     yield made
     assert made.fake.violations == []
 
 
-def ci(world: World) -> ForgejoCi:
-    return ForgejoCi(BASE, world.http, lambda: BOT_TOKEN)
+def ci(
+    world: World, *, deploy_context: str | None = None, required: tuple[str, ...] = ()
+) -> ForgejoCi:
+    return ForgejoCi(
+        BASE,
+        world.http,
+        lambda: BOT_TOKEN,
+        deploy_context=deploy_context,
+        required_checks=required,
+    )
 
 
 def test_sha_exists(world: World) -> None:
@@ -66,7 +84,10 @@ def test_sha_exists_with_a_bad_token_raises(world: World) -> None:
         ([("build", "error")], CiStatus.FAILED),
         ([("build", "success"), ("lint", "warning")], CiStatus.FAILED),
         ([("build", "pending"), ("lint", "warning")], CiStatus.PENDING),
-        ([("build", "success"), ("lint", "skipped")], CiStatus.UNKNOWN),
+        ([("build", "success"), ("lint", "skipped")], CiStatus.PASSED),
+        ([("build", "skipped"), ("lint", "skipped")], CiStatus.PASSED),
+        ([("build", "skipped"), ("lint", "pending")], CiStatus.PENDING),
+        ([("build", "skipped"), ("lint", "warning")], CiStatus.FAILED),
         ([("build", "failure"), ("build", "success")], CiStatus.PASSED),
         ([("build", "success"), ("build", "failure")], CiStatus.FAILED),
     ],
@@ -173,6 +194,112 @@ def status(context: str, state: str, **extra: Any) -> dict[str, Any]:
 
 def test_verdict_never_passes_on_nothing() -> None:
     assert ci_verdict([]) == CiState(CiStatus.PENDING)
+
+
+STATES = [
+    ("success", CiStatus.PASSED),
+    ("skipped", CiStatus.PASSED),  # v16: Forgejo Actions reports a skipped job so
+    ("pending", CiStatus.PENDING),
+    ("failure", CiStatus.FAILED),
+    ("error", CiStatus.FAILED),
+    ("warning", CiStatus.FAILED),  # final and not a success: waiting for it never ends
+    ("", CiStatus.UNKNOWN),
+    ("running_with_failure", CiStatus.UNKNOWN),  # Gitea's aggregate-only state
+    ("neutral", CiStatus.UNKNOWN),
+    ("cancelled", CiStatus.UNKNOWN),
+    ("a-state-added-later", CiStatus.UNKNOWN),
+]
+
+
+@pytest.mark.parametrize(("state", "expected"), STATES)
+def test_every_forgejo_state_alone(state: str, expected: CiStatus) -> None:
+    """Every state Forgejo defines (v11 to v16) and ones it may add: unknown never passes."""
+    assert ci_verdict([status("ci", state)]).status is expected
+
+
+@pytest.mark.parametrize(("state", "expected"), STATES)
+def test_every_forgejo_state_beside_a_success(state: str, expected: CiStatus) -> None:
+    assert ci_verdict([status("build", "success"), status("ci", state)]).status is expected
+
+
+def test_a_pipeline_with_a_skipped_job_passes_on_v16() -> None:
+    """Forgejo Actions from v16 posts ``skipped`` for a job whose ``if`` was false."""
+    new = make_world(version=V16)
+    new.state.add_commit(FULL, SHA)
+    new.state.set_status(FULL, SHA, "ci / test (push)", "success")
+    new.state.set_status(FULL, SHA, "ci / release (push)", "skipped")
+    assert ci(new).ci_state(REPO, SHA) == CiState(CiStatus.PASSED)
+    new.state.set_status(FULL, SHA, "ci / test (push)", "skipped")  # only skipped jobs now
+    assert ci(new).ci_state(REPO, SHA) == CiState(CiStatus.PASSED)
+    assert new.fake.violations == []
+
+
+# --- the deploy context is not CI; required checks must all report ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("deploy", "expected"),
+    [("failure", CiStatus.PASSED), ("pending", CiStatus.PASSED), ("error", CiStatus.PASSED)],
+)
+def test_the_deploy_context_is_judged_apart_from_ci(
+    world: World, deploy: str, expected: CiStatus
+) -> None:
+    world.state.set_status(FULL, SHA, "ci/build", "success")
+    world.state.set_status(FULL, SHA, "deploy/production", deploy, description="rollout")
+    subject = ci(world, deploy_context="deploy/production")
+    assert subject.ci_state(REPO, SHA).status is expected
+    assert subject.deploy_state(REPO, SHA, "deploy/production").status is not DeployStatus.SUCCEEDED
+
+
+def test_without_a_deploy_context_every_status_is_ci(world: World) -> None:
+    world.state.set_status(FULL, SHA, "ci/build", "success")
+    world.state.set_status(FULL, SHA, "deploy/production", "failure")
+    assert ci(world).ci_state(REPO, SHA).status is CiStatus.FAILED
+
+
+def test_only_the_deploy_context_is_left_out(world: World) -> None:
+    world.state.set_status(FULL, SHA, "deploy/production", "success")
+    assert ci(world, deploy_context="deploy/production").ci_state(REPO, SHA).status is (
+        CiStatus.PENDING
+    )  # the deploy alone is no CI result
+    world.state.set_status(FULL, SHA, "deploy/staging", "failure")
+    assert ci(world, deploy_context="deploy/production").ci_state(REPO, SHA).status is (
+        CiStatus.FAILED
+    )
+
+
+@pytest.mark.parametrize(
+    ("posted", "expected"),
+    [
+        ([("lint", "success")], CiStatus.PENDING),  # the fast check alone: not the CI
+        ([("lint", "success"), ("ci/e2e", "pending")], CiStatus.PENDING),
+        ([("lint", "success"), ("ci/e2e", "success")], CiStatus.PASSED),
+        ([("lint", "success"), ("ci/e2e", "skipped")], CiStatus.PASSED),
+        ([("lint", "failure")], CiStatus.FAILED),  # a failure fails before all have reported
+        ([("ci/e2e", "success"), ("lint", "warning")], CiStatus.FAILED),
+        ([("ci/e2e", "success"), ("docs", "weird")], CiStatus.UNKNOWN),
+    ],
+)
+def test_required_checks_must_each_report_success(
+    world: World, posted: list[tuple[str, str]], expected: CiStatus
+) -> None:
+    for context, state in posted:
+        world.state.set_status(FULL, SHA, context, state)
+    assert ci(world, required=("ci/e2e",)).ci_state(REPO, SHA).status is expected
+
+
+def test_a_missing_required_check_is_named_while_pending(world: World) -> None:
+    world.state.set_status(FULL, SHA, "lint", "success")
+    state = ci(world, required=("ci/e2e", "lint")).ci_state(REPO, SHA)
+    assert state.status is CiStatus.PENDING
+    assert [(c.context, c.state) for c in state.checks] == [("ci/e2e", "")]
+
+
+def test_the_deploy_context_cannot_be_a_required_check(world: World) -> None:
+    """The deploy is read through the deploy check only, even when named as required."""
+    world.state.set_status(FULL, SHA, "deploy/production", "success")
+    subject = ci(world, deploy_context="deploy/production", required=("deploy/production",))
+    assert subject.ci_state(REPO, SHA).status is CiStatus.PENDING
 
 
 def test_verdict_unknown_lists_the_unknown_contexts() -> None:

@@ -12,7 +12,7 @@ import respx
 import stamina
 
 from afk.adapters.github import GitHubCi
-from afk.core.types import CiCheck, CiStatus, DeployStatus, RepoRef
+from afk.core.types import CiCheck, CiState, CiStatus, DeployStatus, RepoRef
 from afk.errors import TrackerBadResponse, TrackerUnavailable
 from afk.testing.fake_github import FakeGitHub
 from afk.testing.serving import mock_transport
@@ -40,9 +40,14 @@ def fake() -> FakeGitHub:
 
 
 @pytest.fixture
-def ci(fake: FakeGitHub) -> Iterator[GitHubCi]:
-    with httpx.Client(transport=mock_transport(fake.handle)) as http:
-        yield GitHubCi(API, http=http, bearer=lambda: TOKEN)
+def http(fake: FakeGitHub) -> Iterator[httpx.Client]:
+    with httpx.Client(transport=mock_transport(fake.handle)) as client:
+        yield client
+
+
+@pytest.fixture
+def ci(http: httpx.Client) -> GitHubCi:
+    return GitHubCi(API, http=http, bearer=lambda: TOKEN)
 
 
 # --- sha_exists ----------------------------------------------------------------------------
@@ -143,7 +148,7 @@ TABLE: list[tuple[str, tuple[Signal, ...], CiStatus]] = [
     ("checks only, queued", (Check("build", status="queued"),), CiStatus.PENDING),
     ("checks only, in progress", (Check("build", status="in_progress"),), CiStatus.PENDING),
     ("checks only, failure", (Check("build", conclusion="failure"),), CiStatus.FAILED),
-    ("checks only, cancelled", (Check("build", conclusion="cancelled"),), CiStatus.FAILED),
+    ("checks only, cancelled", (Check("build", conclusion="cancelled"),), CiStatus.PENDING),
     ("checks only, timed out", (Check("build", conclusion="timed_out"),), CiStatus.FAILED),
     (
         "checks only, action required",
@@ -350,3 +355,94 @@ def test_deployments_are_asked_by_sha_and_environment(
     assert wire_ci.deploy_state(REPO, SHA, "production").status is DeployStatus.PENDING
     params = dict(route.calls[0].request.url.params)
     assert params == {"sha": SHA, "environment": "production", "per_page": "100", "page": "1"}
+
+
+# --- a cancelled run waits; the deploy is not CI; required checks must all report ----------
+
+
+def test_a_cancelled_check_alone_is_pending_and_kept_as_evidence(
+    fake: FakeGitHub, ci: GitHubCi
+) -> None:
+    """A newer push superseded it (``concurrency: cancel-in-progress``): nothing to fix."""
+    seed(fake, (Check("build", conclusion="cancelled"), Check("lint", conclusion="success")))
+    assert ci.ci_state(REPO, SHA) == CiState(
+        CiStatus.PENDING,
+        (CiCheck("build", "cancelled", "build summary", "https://ci.invalid/runs/build"),),
+    )
+
+
+@pytest.mark.parametrize("failing", ["failure", "timed_out", "action_required"])
+def test_a_real_failure_beside_a_cancelled_run_still_fails(
+    fake: FakeGitHub, ci: GitHubCi, failing: str
+) -> None:
+    seed(fake, (Check("build", conclusion="cancelled"), Check("test", conclusion=failing)))
+    state = ci.ci_state(REPO, SHA)
+    assert state.status is CiStatus.FAILED
+    assert [check.context for check in state.checks] == ["test"]
+
+
+def test_a_cancelled_run_that_was_rerun_counts_its_latest_result(
+    fake: FakeGitHub, ci: GitHubCi
+) -> None:
+    seed(fake, (Check("build", conclusion="cancelled"), Check("build", conclusion="success")))
+    assert ci.ci_state(REPO, SHA) == CiState(CiStatus.PASSED)
+
+
+def ci_with(
+    http: httpx.Client, *, deploy_context: str | None = None, required: tuple[str, ...] = ()
+) -> GitHubCi:
+    return GitHubCi(
+        API,
+        http=http,
+        bearer=lambda: TOKEN,
+        deploy_context=deploy_context,
+        required_checks=required,
+    )
+
+
+@pytest.mark.parametrize(
+    "deploy",
+    [
+        Status("production", "failure"),
+        Status("production", "pending"),
+        Check("production", "in_progress"),
+        Check("production", conclusion="failure"),
+    ],
+    ids=["status failed", "status pending", "check running", "check failed"],
+)
+def test_a_status_or_check_named_as_the_deploy_is_not_ci(
+    fake: FakeGitHub, http: httpx.Client, deploy: Signal
+) -> None:
+    seed(fake, (Check("build", conclusion="success"), deploy))
+    assert ci_with(http, deploy_context="production").ci_state(REPO, SHA).status is (
+        CiStatus.PASSED
+    )
+    assert ci_with(http).ci_state(REPO, SHA).status is not CiStatus.PASSED
+
+
+@pytest.mark.parametrize(
+    ("signals", "expected"),
+    [
+        ((Status("cla", "success"),), CiStatus.PENDING),
+        ((Status("cla", "success"), Check("e2e", status="queued")), CiStatus.PENDING),
+        ((Status("cla", "success"), Check("e2e", conclusion="success")), CiStatus.PASSED),
+        ((Status("cla", "success"), Status("e2e", "success")), CiStatus.PASSED),
+        ((Status("cla", "success"), Check("e2e", conclusion="skipped")), CiStatus.PASSED),
+        ((Status("cla", "failure"),), CiStatus.FAILED),
+        ((Check("e2e", conclusion="cancelled"),), CiStatus.PENDING),
+    ],
+)
+def test_required_checks_must_each_report_success(
+    fake: FakeGitHub, http: httpx.Client, signals: tuple[Signal, ...], expected: CiStatus
+) -> None:
+    seed(fake, signals)
+    assert ci_with(http, required=("e2e",)).ci_state(REPO, SHA).status is expected
+
+
+def test_a_missing_required_check_is_named_while_pending(
+    fake: FakeGitHub, http: httpx.Client
+) -> None:
+    seed(fake, (Check("lint", conclusion="success"),))
+    state = ci_with(http, required=("e2e", "lint")).ci_state(REPO, SHA)
+    assert state.status is CiStatus.PENDING
+    assert [(c.context, c.state) for c in state.checks] == [("e2e", "")]

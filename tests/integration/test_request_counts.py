@@ -24,7 +24,8 @@ from afk.testing.fault_plan import RecordedRequest
 from afk.testing.world import Forge, World
 
 REPOS = ("acme/widgets", "acme/gadgets")
-SNAPSHOT = ("GET", "/api/orchestration/snapshot")
+FLEET = ("GET", "/api/orchestration/shell")
+THREAD = ("GET", "/api/orchestration/threads/{id}")
 DISPATCH = ("POST", "/api/orchestration/dispatch")
 PAGE = {"forgejo": 50, "github": 100}
 """Issues per listed page: Forgejo's default MAX_RESPONSE_ITEMS, GitHub's per_page maximum."""
@@ -56,6 +57,16 @@ def shape(requests: list[RecordedRequest]) -> Counter[str]:
             path = path.replace(f"/repos/{repo}/", "/repos/{repo}/")
         path = _NUMBER.sub("/{n}", _SHA.sub("/{sha}", path))
         counted[f"{request.method} {path}"] += 1
+    return counted
+
+
+def t3_shape(w: World) -> Counter[tuple[str, str]]:
+    """T3 requests with thread ids replaced by ``{id}``."""
+    counted: Counter[tuple[str, str]] = Counter()
+    for method, path in w.t3.requests:
+        if path.startswith("/api/orchestration/threads/"):
+            path = "/api/orchestration/threads/{id}"
+        counted[(method, path)] += 1
     return counted
 
 
@@ -93,7 +104,8 @@ def ready(w: World, per_repo: int) -> None:
 
 def test_a_small_poll_costs_exactly_this(world: World) -> None:
     """Two repos, three ready issues each: per repo the labels and two listings, per dispatch
-    the comments, one login per tick, one snapshot; writes are two per dispatch."""
+    the comments, one login per tick, one fleet read (the shell); writes are two per
+    dispatch."""
     ready(world, 3)
     reset(world)
     report = poll(world)
@@ -107,7 +119,7 @@ def test_a_small_poll_costs_exactly_this(world: World) -> None:
         "POST /repos/{repo}/issues/{n}/comments": 2,
     }
     assert len(world.forge.writes) == 4
-    assert Counter(world.t3.requests) == {SNAPSHOT: 1, DISPATCH: 6}
+    assert t3_shape(world) == {FLEET: 1, DISPATCH: 6}
     commands = Counter(command["type"] for command in world.t3.commands)
     assert commands == {"project.create": 2, "thread.create": 2, "thread.turn.start": 2}
 
@@ -140,11 +152,11 @@ def test_poll_reads_grow_with_pages_of_issues_never_per_issue(kind: Forge) -> No
     assert poll_reads(page + 1) == few + len(REPOS)
 
 
-def test_the_snapshot_is_fetched_once_per_poll_however_many_dispatches(world: World) -> None:
+def test_the_fleet_is_read_once_per_poll_however_many_dispatches(world: World) -> None:
     ready(world, 2)
     reset(world)
     poll(world, workers=8)
-    assert Counter(world.t3.requests)[SNAPSHOT] == 1
+    assert t3_shape(world) == {FLEET: 1, DISPATCH: 6}
     assert len(world.t3.commands) == 6
 
 
@@ -189,8 +201,9 @@ def in_flight(w: World) -> tuple[int, int]:
 
 
 def test_a_watch_tick_costs_exactly_this(world: World) -> None:
-    """Per repo one listing, per run its comments, per pushed sha its existence and CI (GitHub
-    also reads check runs); one login, one snapshot; the two changed records are written."""
+    """Per repo one listing (open and closed issues carrying the lock), per run its comments,
+    per pushed sha its existence and CI (GitHub also reads check runs); one login; on T3 one
+    fleet read and one thread read per run; the two changed records are written."""
     in_flight(world)
     reset(world)
     report = watch(world)
@@ -210,7 +223,7 @@ def test_a_watch_tick_costs_exactly_this(world: World) -> None:
     else:
         expected |= {"GET /repos/{repo}/git/commits/{sha}": 1}
     assert shape(world.forge.requests) == expected
-    assert world.t3.requests == [SNAPSHOT]
+    assert t3_shape(world) == {FLEET: 1, THREAD: 2}
     assert world.t3.commands == []
 
 
@@ -223,7 +236,7 @@ def test_an_unchanged_watch_tick_writes_nothing(world: World) -> None:
     assert [row.action for row in report.actions] == ["wait", "wait"]
     assert world.forge.writes == []
     assert world.t3.commands == []
-    assert world.t3.requests == [SNAPSHOT]
+    assert t3_shape(world) == {FLEET: 1, THREAD: 2}
     # as above, less the writes and the sha's existence (the record verified it already)
     assert reads(world) == (7 if world.kind == "github" else 6)
 
@@ -246,7 +259,37 @@ def test_trusted_labelers_are_asked_about_only_until_a_trusted_pick(world: World
     timeline = "GET /repos/{repo}/issues/{n}/" + (
         "events" if world.kind == "github" else "timeline"
     )
-    assert shape(world.forge.requests)[timeline] == len(REPOS)
+    # A Forgejo timeline ends only at an empty page: its short pages prove nothing (entries the
+    # token may not see are dropped after paging), so one timeline costs two reads there.
+    per_timeline = 1 if world.kind == "github" else 2
+    assert shape(world.forge.requests)[timeline] == per_timeline * len(REPOS)
     reset(world)
     poll(world, world.config(trusted_labelers="alice"))  # both repos are locked now
     assert shape(world.forge.requests)[timeline] == 0
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_a_watch_reads_each_run_in_flight_once_on_t3(world: World, runs: int) -> None:
+    """The thread route is one read per run, and runs in flight never pass AFK_MAX_CONCURRENT."""
+    config = world.config(max_concurrent=runs)
+    for index in range(runs):
+        world.ready_issue(REPOS[index % 2], f"Task {index}")
+    poll(world, config)
+    poll(world, config)
+    reset(world)
+    report = watch(world, config)
+    assert len(report.actions) <= runs
+    assert t3_shape(world) == {FLEET: 1, THREAD: len(report.actions)}
+
+
+def test_an_old_t3_costs_one_snapshot_and_no_thread_reads_after_the_first() -> None:
+    """Before v0.0.29 there is no shell and no thread route: one 404 each, then the snapshot."""
+    with World(repos=REPOS, slack=False, t3_version="0.0.27") as w:
+        in_flight(w)
+        reset(w)
+        watch(w)
+        assert t3_shape(w) == {
+            FLEET: 1,
+            ("GET", "/api/orchestration/snapshot"): 1,
+            THREAD: 1,
+        }

@@ -5,6 +5,10 @@ Reads need ``AFK_LIVE_FORGEJO_URL`` (the API base, ``https://host/api/v1``),
 ``AFK_LIVE_FORGEJO_ISSUE``: on that issue it adds and removes a throwaway label
 (``AFK_LIVE_FORGEJO_LABEL``, default ``afk-live-test``, which must already exist in the repo) and
 creates then edits one marker comment. ``AFK_LIVE_FORGEJO_SHA`` adds the CI reads.
+
+What only a real server can tell is checked here too: that ``GET /version`` names a release afk
+can place (the 11 LTS line removes labels by id, 13 and later by name), and that the server
+takes the removal form afk picks for it (a name from v13, and refuses one before).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
+from afk.adapters.forgejo_labels import NAMES_FROM_MAJOR, forgejo_major
 from afk.core.phase_checklist import MARKER_PREFIX
 from afk.core.types import CiStatus, DeployStatus, RepoRef
 
@@ -97,3 +103,38 @@ def test_ci_reads(http: httpx.Client, repo: RepoRef) -> None:
     assert ci.ci_state(repo, SHA).status in set(CiStatus)
     state = ci.deploy_state(repo, SHA, "afk-live-surely-absent-context")
     assert state.status is DeployStatus.PENDING
+
+
+def _major(http: httpx.Client) -> int:
+    reply = http.get(f"{URL}/version", headers={"Authorization": f"token {TOKEN}"})
+    reply.raise_for_status()
+    major = forgejo_major(str(reply.json().get("version", "")))
+    assert major is not None, f"GET /version said {reply.json()!r}: not a Forgejo release"
+    return major
+
+
+@needs_repo
+def test_the_server_names_a_release_afk_can_place(http: httpx.Client) -> None:
+    """The generation decides how labels come off; an unplaceable answer falls back to ids."""
+    assert _major(http) >= 7  # names in the add-labels body need v8, ids work everywhere
+
+
+@needs_issue
+def test_the_server_takes_the_removal_form_afk_picks(
+    http: httpx.Client, tracker: ForgejoTracker, repo: RepoRef
+) -> None:
+    """From v13 ``DELETE …/labels/<name>`` removes the label; before, a name is refused."""
+    if tracker.missing_labels(repo, (LABEL,)):
+        pytest.skip(f"create the label {LABEL!r} in {repo} first")
+    number = int(ISSUE)
+    tracker.add_label(repo, number, LABEL)
+    path = f"{URL}/repos/{repo}/issues/{number}/labels/{quote(LABEL, safe='')}"
+    reply = http.delete(path, headers={"Authorization": f"token {TOKEN}"})
+    if _major(http) >= NAMES_FROM_MAJOR:
+        assert reply.status_code == 204
+        assert not tracker.get_issue(repo, number).has_label(LABEL)
+    else:
+        assert reply.status_code in (404, 422)
+        assert tracker.get_issue(repo, number).has_label(LABEL)
+        tracker.remove_label(repo, number, LABEL)  # by id, as afk does on this server
+        assert not tracker.get_issue(repo, number).has_label(LABEL)

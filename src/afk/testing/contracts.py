@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from afk.adapters.forgejo_labels import forgejo_major
+
 Forge = Literal["forgejo", "forgejo15", "github"]
 ForgejoGeneration = Literal["forgejo", "forgejo15"]
 
@@ -49,12 +51,6 @@ class ContractViolation(Exception):
 def contract_text(name: str) -> str:
     """The packaged copy of a contract file (``forgejo``, ``forgejo15``, ``github`` or ``t3``)."""
     return (resources.files("afk.testing") / "contracts" / _FILES[name]).read_text("utf-8")
-
-
-def forgejo_major(version: str) -> int | None:
-    """The major release of a Forgejo ``GET /version`` answer (``15.0.3+gitea-1.22.0`` → 15)."""
-    head = version.strip().removeprefix("v").split(".", 1)[0]
-    return int(head) if head.isdigit() else None
 
 
 def forgejo_contract(version: str) -> ForgejoGeneration:

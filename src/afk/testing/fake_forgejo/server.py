@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
+from afk.adapters.forgejo_labels import forgejo_major
 from afk.testing.contracts import (
     ContractViolation,
     ForgejoGeneration,
@@ -25,7 +26,6 @@ from afk.testing.contracts import (
     check_response,
     contract_text,
     forgejo_contract,
-    forgejo_major,
 )
 from afk.testing.fault_plan import FaultControls, FaultPlan
 from afk.testing.forge_state import (
