@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stamina
 
-from afk.testing.world import World
+from afk.testing.world import FORGEJO_V11, FORGEJO_V15, World
 
 
 @pytest.fixture
@@ -41,8 +41,17 @@ class CrashOn:
         return attr
 
 
-@pytest.fixture(params=["forgejo", "github"])
+FORGES = [
+    pytest.param(("forgejo", FORGEJO_V11), id="forgejo-11"),
+    pytest.param(("forgejo", FORGEJO_V15), id="forgejo-15"),
+    pytest.param(("github", FORGEJO_V11), id="github"),
+]
+"""Each kind of forge, and Forgejo in both generations afk supports (the 11 LTS, the current)."""
+
+
+@pytest.fixture(params=FORGES)
 def world(request: pytest.FixtureRequest, no_backoff: None) -> Iterator[World]:
     """Two enrolled repos on each kind of forge."""
-    with World(forge=request.param, repos=("acme/widgets", "acme/gadgets")) as w:
+    forge, version = request.param
+    with World(forge=forge, repos=("acme/widgets", "acme/gadgets"), forgejo_version=version) as w:
         yield w
