@@ -132,7 +132,7 @@ def observations(
     return Observation(
         liveness=draw(st.sampled_from(ThreadLiveness)),
         report=report,
-        sha_exists=sha_exists,
+        sha_verified=sha_exists,
         ci=ci,
         deploy=draw(st.none() | deploy_states) if ci is not None else None,
         last_activity_at=draw(st.none() | near_datetimes),

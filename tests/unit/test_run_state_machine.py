@@ -347,7 +347,7 @@ def test_exactly_one_action_and_close_only_on_verified_success(
     action = next_action(observation, record, rules, now)
     assert isinstance(action, Wait | Close | FixForward | Escalate)
     if isinstance(action, Close):
-        assert observation.sha_exists is True
+        assert observation.sha_verified is True
         assert observation.ci is not None
         assert observation.ci.status is CiStatus.PASSED
         if rules.deploy_configured:
@@ -504,7 +504,7 @@ def test_a_verified_success_beats_every_clock(
 ) -> None:
     ci, deploy = observation.ci, observation.deploy
     success = (
-        observation.sha_exists is True
+        observation.sha_verified is True
         and ci is not None
         and ci.status is CiStatus.PASSED
         and (

@@ -56,3 +56,8 @@ def turn_message_id(thread: str, key: str, generation: int = 1) -> str:
     """The ``messageId`` paired with ``turn_command_id``."""
     suffix = "" if generation == 1 else f"#{generation}"
     return str(uuid.uuid5(NAMESPACE, f"afk-message:{thread}:{key}{suffix}"))
+
+
+def branch_name(prefix: str, issue: int, attempt: int) -> str:
+    """The run's branch in pull-request delivery: every tick finds its pull request by it."""
+    return f"{prefix}issue-{issue}-{attempt}"

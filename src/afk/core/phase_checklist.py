@@ -48,6 +48,13 @@ class _Marker(BaseModel):
     escalation: EscalationReason | None = None
     notified: bool = False
     verified_at: AwareDatetime | None = None
+    default_branch: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    base_sha: _Sha | None = None
+    push_problem: Annotated[str, Field(max_length=500)] = ""
+    branch: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    pull: Annotated[int, Field(ge=1)] | None = None
+    merge_sha: _Sha | None = None
+    answered_reviews: tuple[Annotated[int, Field(ge=1)], ...] = ()
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -62,6 +69,13 @@ class _Marker(BaseModel):
             escalation=self.escalation,
             notified=self.notified,
             verified_at=None if self.verified_at is None else self.verified_at.astimezone(UTC),
+            default_branch=self.default_branch,
+            base_sha=self.base_sha,
+            push_problem=self.push_problem,
+            branch=self.branch,
+            pull=self.pull,
+            merge_sha=self.merge_sha,
+            answered_reviews=self.answered_reviews,
             v=self.v,
         )
 
@@ -81,6 +95,13 @@ def marker(record: RunRecord) -> str:
         "escalation": None if record.escalation is None else record.escalation.value,
         "notified": record.notified,
         "verified_at": None if record.verified_at is None else _iso(record.verified_at),
+        "default_branch": record.default_branch,
+        "base_sha": record.base_sha,
+        "push_problem": record.push_problem,
+        "branch": record.branch,
+        "pull": record.pull,
+        "merge_sha": record.merge_sha,
+        "answered_reviews": list(record.answered_reviews),
     }
     text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
     return f"{MARKER_PREFIX}{text.translate(_SAFE_JSON)}{MARKER_SUFFIX}"
@@ -156,9 +177,11 @@ _RANK = {
             Phase.TESTS_RED,
             Phase.GREEN,
             Phase.PUSHED,
+            Phase.PR_OPEN,
             Phase.CI_PENDING,
             Phase.CI_FAILED,
             Phase.CI_PASSED,
+            Phase.MERGED,
             Phase.DEPLOYED,
             Phase.CLOSED,
         ]
@@ -193,10 +216,22 @@ def _items(record: RunRecord) -> list[str]:
         _item(ci == "passed", f"CI: {ci}"),
         _item(phase in (Phase.DEPLOYED, Phase.CLOSED), _deploy_text(phase)),
     ]
+    if record.push_problem:
+        items.insert(4, f"- Reported push refused: {_plain(record.push_problem)}")
+    if record.pull is not None:
+        merged = f", merged as `{record.merge_sha[:7]}`" if record.merge_sha else ""
+        items.append(f"- Pull request #{record.pull} from `{_plain(record.branch or '')}`{merged}")
     if record.fix_forwards:
         shas = ", ".join(f"`{sha[:7]}`" for sha in record.corrected_shas)
         items.append(f"- Fix-forward turns sent: {record.fix_forwards} ({shas})")
+    if record.answered_reviews:
+        items.append(f"- Review rounds answered: {len(record.answered_reviews)}")
     return items
+
+
+def _plain(text: str) -> str:
+    """Text afk wrote itself, kept on one line and out of markup (no backticks, no HTML)."""
+    return " ".join(text.replace("`", "'").replace("<", "‹").replace(">", "›").split())
 
 
 def _item(done: bool, text: str) -> str:

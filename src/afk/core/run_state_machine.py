@@ -1,10 +1,10 @@
 """Decide what a watch tick does with one in-flight run, and what the run comment records after.
 
 ``next_action`` trusts only what afk verified: the agent's phase lines explain a wait, but a run
-closes only on CI (and deploy) results read from the forge for a sha that exists there.
-``apply`` is the record the loop writes after carrying the action out; it changes ``updated_at``
-only when something else changed, so an unchanged run is never rewritten and ``updated_at`` is
-the stall clock's last sign of progress.
+closes only on CI (and deploy) results read from the forge for a sha that passed every
+provenance check (``afk.core.provenance``). ``apply`` is the record the loop writes after carrying
+the action out; it changes ``updated_at`` only when something else changed, so an unchanged run
+is never rewritten and ``updated_at`` is the stall clock's last sign of progress.
 
 Two clocks, never mixed: the agent's (``stall_minutes`` without progress, ``max_run_minutes`` in
 all) runs only while the agent works; the forge's (``max_ci_minutes`` since the push was
@@ -12,37 +12,46 @@ verified) runs only while the run waits on CI or the deploy of a verified push w
 done. A verified success beats both: it closes, stopping the agent first if it still runs.
 
 No rule ends a run while its agent still works without asking to stop it (``stop_agent``):
-the lock is what keeps a second agent out of the same checkout.
+the lock is what keeps a second agent out of the same checkout. This module holds the push
+delivery's rules; pull-request delivery has its own (``afk.core.pull_request_flow``).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
+from afk.core import pull_request_flow
+from afk.core.run_rules import (
+    DEAD,
+    WORKING,
+    agent_clock,
+    blocked,
+    close_when_done,
+    failed,
+    failure,
+    forge_clock_ran_out,
+)
 from afk.core.types import (
+    AddressReview,
     AgentPhase,
     CiStatus,
     Close,
+    Delivery,
     DeployStatus,
     Escalate,
-    EscalationReason,
     FixForward,
     Limits,
     Observation,
     Phase,
+    PullStatus,
     RunAction,
     RunRecord,
-    ThreadLiveness,
     Wait,
 )
 
-DEAD = frozenset({ThreadLiveness.MISSING, ThreadLiveness.ERROR, ThreadLiveness.STOPPED})
-WORKING = frozenset({ThreadLiveness.RUNNING, ThreadLiveness.STARTING, ThreadLiveness.UNKNOWN})
-"""Liveness that may still touch the checkout: UNKNOWN is never taken as finished."""
-
-_MAX_QUOTE = 300
+__all__ = ["DEAD", "WORKING", "apply", "next_action"]
 
 
 class _Verdict(Enum):
@@ -71,22 +80,26 @@ def next_action(
     7. a verified push waiting on the forge waits, up to ``max_ci_minutes``.
 
     A closed or escalated record is the watcher's to finish, not a question for this function.
+    In pull-request delivery the rules of ``afk.core.pull_request_flow`` apply instead.
     """
+    if limits.delivery is Delivery.PULL_REQUEST:
+        return pull_request_flow.next_action(observation, record, limits, now)
     verdict = _verdict(observation, limits)
-    working = observation.liveness in WORKING
     if verdict is _Verdict.SUCCESS:
-        return _close(observation, record, limits, now, working=working)
-    if observation.waiting_on is not None:
-        detail = f"agent is waiting for a person: {_quote(observation.waiting_on)}"
-        return Escalate(EscalationReason.AGENT_BLOCKED, detail, stop_agent=working)
-    if working:
-        return _agent_clock(observation, record, limits, now) or Wait(
+        sha = _short(observation)
+        reason = f"deployed {sha}" if limits.deploy_configured else f"CI passed on {sha}"
+        return close_when_done(reason, observation, record, limits, now)
+    stop = blocked(observation)
+    if stop is not None:
+        return stop
+    if observation.liveness in WORKING:
+        return agent_clock(observation, record, limits, now) or Wait(
             _working_reason(observation, verdict)
         )
     if verdict is _Verdict.PENDING:
         return _forge_clock(observation, record, limits, now)
     if observation.liveness in DEAD:
-        return _failed(f"agent thread is {observation.liveness.value}", observation)
+        return failed(f"agent thread is {observation.liveness.value}", observation)
     return _idle(observation, record, limits, verdict)
 
 
@@ -99,12 +112,20 @@ def apply(
     verified_at = record.verified_at
     if verified is not None and (verified != record.sha or verified_at is None):
         verified_at = now
+    problem = "" if verified is not None else observation.push_problem or record.push_problem
     after = replace(
         record,
         phase=_observed_phase(observation, record),
         sha=sha,
         verified_at=verified_at,
+        push_problem=problem if observation.sha_verified is not True else "",
     )
+    pull = observation.pull
+    if pull is not None:
+        merge_sha = pull.merge_sha if pull.status is PullStatus.MERGED else record.merge_sha
+        if merge_sha is not None and merge_sha != record.merge_sha:
+            verified_at = now  # the deploy of the merge commit is timed from the merge
+        after = replace(after, pull=pull.number, merge_sha=merge_sha, verified_at=verified_at)
     if isinstance(action, Close):
         after = replace(after, phase=Phase.CLOSED)
     elif isinstance(action, Escalate):
@@ -115,52 +136,23 @@ def apply(
             fix_forwards=record.fix_forwards + 1,
             corrected_shas=(*record.corrected_shas, action.sha),
         )
+    elif isinstance(action, AddressReview) and action.review.id not in record.answered_reviews:
+        after = replace(after, answered_reviews=(*record.answered_reviews, action.review.id))
     return record if after == record else replace(after, updated_at=now)
 
 
 # --- the rules ---------------------------------------------------------------------------
 
 
-def _close(
-    observation: Observation, record: RunRecord, limits: Limits, now: datetime, *, working: bool
-) -> RunAction:
-    sha = _short(observation)
-    reason = f"deployed {sha}" if limits.deploy_configured else f"CI passed on {sha}"
-    if not working:
-        return Close(reason)
-    if observation.waiting_on is not None:
-        return Close(f"{reason}; the agent asked for a person afterwards", stop_agent=True)
-    if _agent_clock(observation, record, limits, now) is not None:
-        return Close(f"{reason}; the agent's turn ran out of time", stop_agent=True)
-    return Wait(f"{reason}; closing once the agent's turn ends")
-
-
-def _agent_clock(
-    observation: Observation, record: RunRecord, limits: Limits, now: datetime
-) -> Escalate | None:
-    """The agent's own time: no progress for ``stall_minutes``, or older than the max run."""
-    last_progress = max(record.updated_at, observation.last_activity_at or record.updated_at)
-    if now - last_progress > timedelta(minutes=limits.stall_minutes):
-        detail = f"stalled: no progress for more than {limits.stall_minutes} minutes"
-        return Escalate(EscalationReason.AGENT_FAILED, detail, stop_agent=True)
-    if now - record.dispatched_at > timedelta(minutes=limits.max_run_minutes):
-        detail = f"ran longer than {limits.max_run_minutes} minutes"
-        return Escalate(EscalationReason.AGENT_FAILED, detail, stop_agent=True)
-    return None
-
-
 def _forge_clock(
     observation: Observation, record: RunRecord, limits: Limits, now: datetime
 ) -> RunAction:
     """The agent is done; the verified push waits on CI or the deploy, for a bounded time."""
-    sha = _short(observation)
     ci = observation.ci
     what = "deploy" if ci is not None and ci.status is CiStatus.PASSED else "CI"
     since = record.verified_at if _verified_sha(observation) == record.sha else None
-    if since is not None and now - since > timedelta(minutes=limits.max_ci_minutes):
-        detail = f"{what} still not settled for {sha} after {limits.max_ci_minutes} minutes"
-        return Escalate(EscalationReason.CI_TIMEOUT, detail)
-    return Wait(_pending_reason(observation))
+    sha = observation.report.sha or ""
+    return forge_clock_ran_out(since, limits, now, what, sha) or Wait(_pending_reason(observation))
 
 
 def _idle(
@@ -168,39 +160,20 @@ def _idle(
 ) -> RunAction:
     sha = observation.report.sha
     if sha is None:
-        return _failed("agent went idle without reporting a push", observation)
-    if observation.sha_exists is False:
-        detail = f"agent went idle after reporting pushed {sha[:7]}, which is not on the forge"
-        return _failed(detail, observation)
+        return failed("agent went idle without reporting a push", observation)
+    if observation.sha_verified is False:
+        refused = observation.push_problem or f"{sha[:7]} is not on the forge"
+        detail = f"agent went idle after reporting pushed {sha[:7]}, which afk refused: {refused}"
+        if not observation.push_problem:
+            detail = f"agent went idle after reporting pushed {sha[:7]}, which is not on the forge"
+        return failed(detail, observation)
     if verdict is _Verdict.CI_FAILED:
         fix = FixForward(sha, observation.ci, None, f"CI failed on {sha[:7]}")
-        return _failure(record, limits, fix)
+        return failure(record, limits, fix)
     if verdict is _Verdict.DEPLOY_FAILED:
         fix = FixForward(sha, None, observation.deploy, f"deploy failed for {sha[:7]}")
-        return _failure(record, limits, fix)
+        return failure(record, limits, fix)
     return Wait(_pending_reason(observation))
-
-
-def _failure(record: RunRecord, limits: Limits, fix: FixForward) -> RunAction:
-    """A failed CI or deploy with the agent idle: one corrective turn per sha, within budget."""
-    short = fix.sha[:7]
-    if fix.sha in record.corrected_shas:
-        detail = "finished its fix-forward turn without pushing a new commit"
-        return Escalate(EscalationReason.AGENT_FAILED, f"agent {detail} (still {short})")
-    if record.fix_forwards < limits.max_fix_forwards:
-        return fix
-    if fix.ci is not None:
-        detail = f"CI failed on {short} after {record.fix_forwards} fix-forward turns"
-        return Escalate(EscalationReason.FIX_FORWARD_EXHAUSTED, detail)
-    detail = f"deploy failed for {short} after {record.fix_forwards} fix-forward turns"
-    return Escalate(EscalationReason.DEPLOY_FAILED, detail)
-
-
-def _failed(detail: str, observation: Observation) -> Escalate:
-    error = observation.last_error
-    if error:
-        detail = f"{detail}; last error: {_quote(error)!r}"
-    return Escalate(EscalationReason.AGENT_FAILED, detail)
 
 
 # --- what the observation says -----------------------------------------------------------
@@ -246,9 +219,11 @@ def _pending_reason(observation: Observation) -> str:
 
 def _waiting_for_agent(observation: Observation) -> str:
     report, sha = observation.report, observation.report.sha
-    if sha is not None and observation.sha_exists is None:
+    if sha is not None and observation.sha_verified is None:
         return f"verifying pushed sha {sha[:7]}"
-    if sha is not None and observation.sha_exists is False:
+    if sha is not None and observation.sha_verified is False:
+        if observation.push_problem:
+            return f"pushed sha refused: {observation.push_problem}"
         return f"pushed sha {sha[:7]} not on the forge yet"
     if sha is not None:
         return f"CI not read yet for {sha[:7]}"
@@ -257,20 +232,20 @@ def _waiting_for_agent(observation: Observation) -> str:
     return f"agent {observation.liveness.value}"
 
 
-def _quote(text: str) -> str:
-    return text if len(text) <= _MAX_QUOTE else f"{text[:_MAX_QUOTE]}…"
-
-
 def _short(observation: Observation) -> str:
     return (observation.report.sha or "")[:7]
 
 
 def _verified_sha(observation: Observation) -> str | None:
-    return observation.report.sha if observation.sha_exists is True else None
+    return observation.report.sha if observation.sha_verified is True else None
 
 
 def _observed_phase(observation: Observation, record: RunRecord) -> Phase:
-    """What the tick saw: the agent's latest phase, or CI/deploy once its push is verified."""
+    """What the tick saw: the agent's latest phase, or CI/deploy once its push is verified (in
+    pull-request delivery: the pull request, CI on its head, the merge)."""
+    pull = observation.pull
+    if pull is not None:
+        return _pull_phase(observation, pull.status)
     reported = observation.report.phase
     if reported is None:
         return record.phase
@@ -286,3 +261,15 @@ def _observed_phase(observation: Observation, record: RunRecord) -> Phase:
     if deploy is not None and deploy.status is DeployStatus.SUCCEEDED:
         return Phase.DEPLOYED
     return Phase.CI_PASSED
+
+
+def _pull_phase(observation: Observation, status: PullStatus) -> Phase:
+    deploy, ci = observation.deploy, observation.ci
+    if status is PullStatus.MERGED:
+        deployed = deploy is not None and deploy.status is DeployStatus.SUCCEEDED
+        return Phase.DEPLOYED if deployed else Phase.MERGED
+    if ci is None:
+        return Phase.PR_OPEN
+    if ci.status is CiStatus.FAILED:
+        return Phase.CI_FAILED
+    return Phase.CI_PASSED if ci.status is CiStatus.PASSED else Phase.CI_PENDING

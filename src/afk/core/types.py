@@ -103,9 +103,11 @@ class Phase(StrEnum):
     TESTS_RED = "tests-red"
     GREEN = "green"
     PUSHED = "pushed"
+    PR_OPEN = "pr-open"
     CI_PENDING = "ci-pending"
     CI_PASSED = "ci-passed"
     CI_FAILED = "ci-failed"
+    MERGED = "merged"
     DEPLOYED = "deployed"
     CLOSED = "closed"
     ESCALATED = "escalated"
@@ -138,6 +140,8 @@ class EscalationReason(StrEnum):
     FIX_FORWARD_EXHAUSTED = "fix_forward_exhausted"
     DEPLOY_FAILED = "deploy_failed"
     CI_TIMEOUT = "ci_timeout"
+    PR_CLOSED = "pr_closed"
+    REVIEW_ROUNDS_EXHAUSTED = "review_rounds_exhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,12 @@ class RunRecord:
     re-run never send a second corrective turn for the same failure. ``escalation`` and
     ``notified`` make an escalation's Slack doorbell ring at most once. ``verified_at`` is when
     afk first verified the current ``sha``: the clock of the wait for CI and the deploy.
+
+    ``default_branch`` and ``base_sha`` (the branch and its head at dispatch) are what a pushed
+    sha must be strictly ahead of; ``push_problem`` says in words why the latest reported sha
+    was refused (empty when it was not). In pull-request delivery ``branch`` is the run's
+    branch, ``pull`` its pull request, ``merge_sha`` the commit that landed it, and
+    ``answered_reviews`` the reviews a corrective turn already answered.
     """
 
     thread_id: str
@@ -161,7 +171,21 @@ class RunRecord:
     escalation: EscalationReason | None = None
     notified: bool = False
     verified_at: datetime | None = None
+    default_branch: str | None = None
+    base_sha: str | None = None
+    push_problem: str = ""
+    branch: str | None = None
+    pull: int | None = None
+    merge_sha: str | None = None
+    answered_reviews: tuple[int, ...] = ()
     v: int = 1
+
+
+class Delivery(StrEnum):
+    """How the agent's work reaches the default branch (``AFK_DELIVERY``)."""
+
+    PUSH = "push"  # the agent pushes to the default branch itself
+    PULL_REQUEST = "pull-request"  # the agent pushes a branch; afk opens and follows a PR
 
 
 class ThreadLiveness(StrEnum):
@@ -215,11 +239,66 @@ class DeployState:
     url: str | None = None
 
 
+class PullStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # closed without being merged
+    MERGED = "merged"
+
+
+@dataclass(frozen=True, slots=True)
+class PullState:
+    """The run's pull request as the forge shows it.
+
+    ``mergeable`` is ``None`` while the forge has not decided (GitHub computes it in the
+    background; Forgejo says false while its check runs): never read as a conflict at once.
+    """
+
+    number: int
+    status: PullStatus
+    head_sha: str
+    base: str
+    url: str = ""
+    merge_sha: str | None = None
+    mergeable: bool | None = None
+
+
+class ReviewVerdict(StrEnum):
+    """Both forges' review states, mapped explicitly (FORGE_API.md section 15)."""
+
+    CHANGES_REQUESTED = "changes_requested"
+    COMMENTED = "commented"
+    APPROVED = "approved"
+    OTHER = "other"  # pending, a review request, dismissed, or a value the forge added
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewComment:
+    path: str
+    line: int | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One submitted review; ``counts`` is False for a reviewer the forge says lacks write
+    access (when it says: otherwise any reviewer but afk counts)."""
+
+    id: int
+    author: str
+    verdict: ReviewVerdict
+    body: str
+    commit_id: str | None
+    counts: bool = True
+    comments: tuple[ReviewComment, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """Everything a watch tick gathered about one run, handed to the pure state machine.
 
-    ``sha_exists`` is ``None`` when no sha was reported (so nothing was checked); ``ci`` and
+    ``sha_verified`` is ``None`` when no sha was reported (so nothing was checked), else whether
+    the reported sha passed every provenance check (``push_problem`` names the one that failed:
+    empty means the sha is not on the forge); ``ci`` and
     ``deploy`` are ``None`` when they were not read (no verified sha, or no deploy check
     configured). ``last_activity_at`` is T3's latest sign of life for the thread;
     ``waiting_on`` names what a person must give the agent (an approval, an answer) when T3 says
@@ -228,12 +307,15 @@ class Observation:
 
     liveness: ThreadLiveness
     report: AgentReport = field(default_factory=AgentReport)
-    sha_exists: bool | None = None
+    sha_verified: bool | None = None
     ci: CiState | None = None
     deploy: DeployState | None = None
     last_activity_at: datetime | None = None
     last_error: str | None = None
     waiting_on: str | None = None
+    push_problem: str = ""
+    pull: PullState | None = None
+    reviews: tuple[Review, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +331,9 @@ class Limits:
     max_run_minutes: int = 240
     max_ci_minutes: int = 120
     deploy_configured: bool = False
+    delivery: Delivery = Delivery.PUSH
+    merge_auto: bool = False
+    max_review_rounds: int = 3
 
 
 # --- actions: what a pure core decides; the loops apply them -------------------------------
@@ -278,11 +363,42 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class FixForward:
-    """Send one corrective turn for ``sha``; ``evidence`` is what failed (CI contexts or deploy)."""
+    """Send one corrective turn for ``sha``; ``evidence`` is what failed (CI contexts or deploy).
+
+    ``conflict``: the pull request cannot merge for conflicts; the turn asks the agent to bring
+    its branch up to date with the default branch (it counts as a fix-forward).
+    """
 
     sha: str
     ci: CiState | None
     deploy: DeployState | None
+    reason: str
+    conflict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPull:
+    """Find the run's pull request for ``branch``, or open it (never a second one)."""
+
+    branch: str
+    sha: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Merge the pull request, guarded by its head: a head that moved refuses the merge."""
+
+    pull: int
+    head_sha: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReview:
+    """Send one corrective turn carrying ``review`` (its body and line comments)."""
+
+    review: Review
     reason: str
 
 
@@ -295,4 +411,4 @@ class Escalate:
     stop_agent: bool = False
 
 
-RunAction = Wait | Close | FixForward | Escalate
+RunAction = Wait | Close | FixForward | Escalate | OpenPull | Merge | AddressReview
