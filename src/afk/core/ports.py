@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from afk.core.types import CiState, DeployState, EscalationReason, Issue, RepoRef, ThreadLiveness
+from afk.core.provenance import PushFacts
+from afk.core.types import (
+    CiState,
+    DeployState,
+    EscalationReason,
+    Issue,
+    PullState,
+    RepoRef,
+    Review,
+    ThreadLiveness,
+)
 
 IssueState = Literal["open", "closed", "all"]
 
@@ -144,12 +154,40 @@ class Tracker(Protocol):
     def label_applier(self, repo: RepoRef, number: int, label: str) -> str | None:
         """Who most recently applied ``label`` to the issue, from its timeline/events."""
 
+    def label_approval(self, repo: RepoRef, number: int, label: str) -> Approval:
+        """Who most recently applied ``label``, when, and the newest later timeline event (every
+        page read): what ``dispatch_policy.edited_after_approval`` weighs against the issue's
+        ``updated_at``."""
+
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         """Which of ``labels`` the repo does not define (for ``doctor`` and the tick's guard)."""
 
+    def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
+        """Create a repo label (``afk labels``); ``color`` is six hex digits without ``#``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """The ready label's latest application and what happened on the issue after it.
+
+    ``explained_until`` is the newest timeline event at or after ``labeled_at`` (label changes,
+    comments, …): each of those moves the issue's ``updated_at`` too, so an ``updated_at``
+    later than all of them is an edit the timeline does not show (a body or title edit).
+    """
+
+    labeler: str | None
+    labeled_at: datetime | None
+    explained_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class BranchHead:
+    name: str
+    sha: str
+
 
 class CiSource(Protocol):
-    """CI and deploy results, read from the forge (never taken from the agent's word)."""
+    """CI, deploy and commit facts, read from the forge (never taken from the agent's word)."""
 
     def sha_exists(self, repo: RepoRef, sha: str) -> bool: ...
 
@@ -157,6 +195,60 @@ class CiSource(Protocol):
 
     def deploy_state(self, repo: RepoRef, sha: str, target: str) -> DeployState:
         """``target`` is a commit-status context, or (GitHub) a deployment environment."""
+
+    def default_branch(self, repo: RepoRef) -> BranchHead:
+        """The repo's default branch and its head now (a run's base, recorded at dispatch)."""
+
+    def push_facts(
+        self,
+        repo: RepoRef,
+        sha: str,
+        *,
+        base_sha: str | None,
+        target_branch: str | None = None,
+        run_branch: str | None = None,
+    ) -> PushFacts:
+        """What the forge says about a reported sha, for ``provenance.judge``: whether it
+        exists; against ``base_sha`` (commits ahead, base commits missing), or its committer
+        date when there is no base; push delivery: commits of it ``target_branch``'s head
+        lacks; pull-request delivery: ``run_branch``'s head. Only what is asked is read."""
+
+    def failure_evidence(self, repo: RepoRef, sha: str, ci: CiState) -> CiState:
+        """``ci`` with the evidence the forge can add to each failing check (check-run output,
+        annotations, the tail of a job's log; where the logs are when there is no API for
+        them). Never raises for missing evidence: the check says what could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class MergeOutcome:
+    """What a merge attempt came to. ``merged`` with the commit it made; else ``blocked``
+    names the forge's reason in words (a required review or check, a conflict, the head moved
+    under it), and ``head_moved`` says the guard refused it."""
+
+    merged: bool
+    merge_sha: str | None = None
+    blocked: str = ""
+    head_moved: bool = False
+    conflict: bool = False
+
+
+class PullRequests(Protocol):
+    """The run's pull request on the forge (pull-request delivery)."""
+
+    def find(self, repo: RepoRef, branch: str) -> PullState | None:
+        """The newest pull request whose head is ``branch`` of ``repo`` itself, in any state."""
+
+    def open(self, repo: RepoRef, *, branch: str, base: str, title: str, body: str) -> PullState:
+        """Open it; when the forge says one exists already for that head, return that one."""
+
+    def get(self, repo: RepoRef, number: int) -> PullState: ...
+
+    def merge(self, repo: RepoRef, number: int, *, head_sha: str, method: str) -> MergeOutcome:
+        """Merge guarded by ``head_sha``; a refusal is an outcome, re-read before reporting."""
+
+    def reviews(self, repo: RepoRef, number: int) -> tuple[Review, ...]:
+        """Submitted reviews with their line comments; ``Review.counts`` is False for afk's own
+        and for reviewers the forge says lack write access."""
 
 
 @dataclass(frozen=True, slots=True)

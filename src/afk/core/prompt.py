@@ -8,6 +8,7 @@ can open an issue: they are fenced so nothing in them can pose as afk's instruct
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from afk.core.types import SHA_RE, CiCheck, CiState, DeployState, Issue, Review
 
@@ -111,6 +112,10 @@ def _cut(text: str, room: int, url: str) -> str:
     return text[: max(0, room - len(note))] + note
 
 
+MAX_FIX_FORWARD_BYTES = 24 * 1024
+"""A corrective turn's whole size: logs are long, and the agent needs the failure, not all of it."""
+
+
 def build_fix_forward(
     sha: str,
     ci: CiState | None,
@@ -120,11 +125,48 @@ def build_fix_forward(
 ) -> str:
     """The corrective turn for a failed sha: the forge's evidence (fenced), then what to do.
 
-    ``branch``: pull-request delivery, where the fix goes (else the default branch).
+    ``branch``: pull-request delivery, where the fix goes (else the default branch). The turn
+    stays within ``MAX_FIX_FORWARD_BYTES``: the oldest log lines go first, then annotations,
+    then the evidence is cut with a note saying so.
     """
     if not SHA_RE.fullmatch(sha):
         raise ValueError("a fix-forward names a full 40-character lowercase sha")
-    evidence = "\n\n".join([*_ci_evidence(ci), *_deploy_evidence(deploy)]) or _NO_EVIDENCE
+    checks = list(ci.checks) if ci is not None else []
+    text = _fix_forward_text(sha, ci, checks, deploy, branch)
+    while len(text.encode()) > MAX_FIX_FORWARD_BYTES and _shed(checks):
+        text = _fix_forward_text(sha, ci, checks, deploy, branch)
+    if len(text.encode()) > MAX_FIX_FORWARD_BYTES:
+        text = _fix_forward_text(sha, ci, checks, deploy, branch, cut=True)
+    return text
+
+
+def _shed(checks: list[CiCheck]) -> bool:
+    """Drop the oldest log line of any check, else the last annotation; False when none left."""
+    for index, check in enumerate(checks):
+        if check.log_tail:
+            checks[index] = replace(check, log_tail=check.log_tail[1:])
+            return True
+    for index in reversed(range(len(checks))):
+        if checks[index].annotations:
+            checks[index] = replace(checks[index], annotations=checks[index].annotations[:-1])
+            return True
+    return False
+
+
+def _fix_forward_text(
+    sha: str,
+    ci: CiState | None,
+    checks: list[CiCheck],
+    deploy: DeployState | None,
+    branch: str | None,
+    *,
+    cut: bool = False,
+) -> str:
+    shown = None if ci is None else replace(ci, checks=tuple(checks))
+    evidence = "\n\n".join([*_ci_evidence(shown), *_deploy_evidence(deploy)]) or _NO_EVIDENCE
+    if cut:
+        keep = MAX_FIX_FORWARD_BYTES // 2
+        evidence = evidence.encode()[:keep].decode(errors="ignore") + "\n[afk: evidence cut here]"
     failed = " and ".join(
         what for what, state in (("CI", ci), ("the deploy", deploy)) if state is not None
     )
@@ -207,6 +249,14 @@ def _check(check: CiCheck) -> str:
         lines.append(f"description: {check.description}")
     if check.url:
         lines.append(f"link: {check.url}")
+    if check.summary:
+        lines += ["summary:", check.summary]
+    if check.annotations:
+        lines += ["annotations:", *(f"  {line}" for line in check.annotations)]
+    if check.log_tail:
+        lines += ["log (last lines):", *check.log_tail]
+    if check.note:
+        lines.append(f"note: {check.note}")
     return "\n".join(lines)
 
 

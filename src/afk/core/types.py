@@ -209,12 +209,22 @@ class CiStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CiCheck:
-    """One failing (or otherwise notable) status context or check run, with its evidence."""
+    """One failing (or otherwise notable) status context or check run, with its evidence.
+
+    The evidence fields are filled only for a corrective turn (``CiSource.failure_evidence``):
+    ``summary`` (a check run's output title and summary), ``annotations`` (``path:line
+    message``), ``log_tail`` (the last lines of a failed job's log, oldest first) and ``note``
+    (what could not be read, or where the logs are). All of it is untrusted forge text.
+    """
 
     context: str
     state: str
     description: str = ""
     url: str | None = None
+    summary: str = ""
+    annotations: tuple[str, ...] = ()
+    log_tail: tuple[str, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
