@@ -186,19 +186,44 @@ def status(as_json: AsJson = False, config: ConfigPath = None) -> None:
     raise typer.Exit(EXIT_FAILED if result.errors else EXIT_OK)
 
 
+Deep = Annotated[
+    bool,
+    typer.Option(
+        "--deep",
+        help="Also run every read afk uses against each enrolled repo and T3, and check each "
+        "reply against afk's contracts (the official API descriptions); print every "
+        "divergence. Read-only.",
+    ),
+]
+
+
 @app.command()
-def doctor(config: ConfigPath = None) -> None:
+def doctor(config: ConfigPath = None, deep: Deep = False) -> None:
     """Check the configuration and every endpoint afk would use. Strictly read-only; never
-    prints a secret. Exit 1 when a check fails."""
+    prints a secret. Exit 1 when a check fails (with --deep: or a reply diverges)."""
     from afk.doctor import run_checks
 
     loaded, _events = _load(config)
     checks = run_checks(loaded)
+    divergences: list[str] = []
+    summary = ""
+    if deep:
+        from afk.doctor_deep.reads import run_deep
+
+        result = run_deep(loaded)
+        checks += result.checks
+        divergences = [divergence.line() for divergence in result.divergences]
+        summary = result.summary()
     for check in checks:
         mark = "✓" if check.ok else "✗"
         hint = f"\n    hint: {check.hint}" if check.hint and not check.ok else ""
         typer.echo(f"{mark} {check.name}: {check.detail}{hint}")
-    raise typer.Exit(EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED)
+    for line in divergences:
+        typer.echo(f"✗ divergence: {line}")
+    if summary:
+        typer.echo(summary)
+    ok = all(check.ok for check in checks) and not divergences
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
 @app.command()

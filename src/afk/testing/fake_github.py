@@ -210,6 +210,7 @@ class FakeGitHub(FaultControls):
         commit = f"{repo}/commits/{{ref}}"
         return [
             ("GET", "/user", self._get_user),
+            ("GET", repo, self._get_repo),
             ("GET", f"{repo}/issues", self._list_issues),
             ("GET", issue, self._get_issue),
             ("PATCH", issue, self._patch_issue),
@@ -656,6 +657,47 @@ class FakeGitHub(FaultControls):
             "created_at": _iso(status.created_at),
             "updated_at": _iso(status.updated_at),
         }
+
+    def _get_repo(self, request: httpx.Request, user: User, owner: str, repo: str) -> _Reply:
+        """The repository and its default branch (``afk doctor --deep`` reads it)."""
+        _only_params(request, ())
+        self._repo(owner, repo)
+        record = self.state.repo(f"{owner}/{repo}")
+        epoch = _iso(datetime(2020, 1, 1, tzinfo=UTC))
+        host = request.url.host
+        full = {
+            **self._minimal_repo(request, owner, repo),
+            "clone_url": f"{self.state.web_url}/{record.full_name}.git",
+            "git_url": f"git://{host}/{record.full_name}.git",
+            "ssh_url": f"git@{host}:{record.full_name}.git",
+            "svn_url": f"{self.state.web_url}/{record.full_name}",
+            "mirror_url": None,
+            "homepage": None,
+            "language": None,
+            "license": None,
+            "default_branch": record.default_branch,
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_discussions": False,
+            "archived": False,
+            "disabled": False,
+            "size": 0,
+            "forks": 0,
+            "forks_count": 0,
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "network_count": 0,
+            "subscribers_count": 0,
+            "pushed_at": epoch,
+            "created_at": epoch,
+            "updated_at": epoch,
+        }
+        return 200, full, {}
 
     def _minimal_repo(self, request: httpx.Request, owner: str, repo: str) -> dict[str, Any]:
         record = self.state.repo(f"{owner}/{repo}")
