@@ -8,18 +8,22 @@ a millisecond of latency on every request so their calls interleave.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 
 from afk.adapters.t3 import T3Client
-from afk.core import phase_checklist
-from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE, opening_turn
+from afk.core import ids, phase_checklist
+from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE
 from afk.core.types import RepoRef
+from afk.errors import T3Unavailable
 from afk.loops.report import Report
 from afk.testing.fake_t3 import FakeT3
 from afk.testing.serving import mock_transport
@@ -180,25 +184,73 @@ def test_a_poll_and_a_watch_at_once_on_a_fresh_dispatch() -> None:
 
 
 def test_every_copy_of_an_opening_turn_carries_the_same_ids() -> None:
-    """Regression: T3 dedupes a repeated commandId (the fake answers 409), so a second copy
-    of a thread's opening turn can never reach the agent; follow-ups stay fresh."""
+    """Regression: every copy of a thread's opening turn is one command to T3 (the same
+    ``commandId`` and ``messageId``), so ticks resending it at once after a lost reply are all
+    answered with the first copy's sequence and the agent hears it once. A follow-up's ids come
+    from its key: resent, it is applied once; another key is another turn."""
     fake = FakeT3("t3-overlap-token")
     repo = RepoRef.parse(W)
-    with httpx.Client(transport=mock_transport(fake.handle)) as http:
-        client = T3Client("http://t3.test", http, lambda: fake.token)
-        fake.fail_next(1, status=500, only="thread.turn.start")
-        with pytest.raises(Exception, match="HTTP 500"):
-            client.dispatch(repo, 1, "the prompt")
-        (thread_id,) = fake.threads
-        client.send_turn(thread_id, opening_turn("the prompt"))
-        with pytest.raises(Exception, match="HTTP 409"):
-            client.send_turn(thread_id, opening_turn("the prompt"))
-        client.send_turn(thread_id, "a follow-up")
-        client.send_turn(thread_id, "a follow-up")
+    thread_id = ids.thread_id(repo, 1, 1)
+    sent: list[tuple[dict[str, Any], int | None]] = []
+    lock = threading.Lock()
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sequence = None
+        try:
+            response = fake.handle(request)
+            sequence = response.json().get("sequence") if request.method == "POST" else None
+            return response
+        finally:
+            if request.method == "POST":
+                with lock:
+                    sent.append((json.loads(request.content), sequence))
+
+    def tick(work: Callable[[T3Client], None]) -> None:
+        with httpx.Client(transport=mock_transport(recording, latency_s=LATENCY_S)) as http:
+            work(T3Client("http://t3.test", http, lambda: fake.token))
+
+    def dispatch(client: T3Client) -> None:
+        client.dispatch(repo, 1, "the prompt", thread_id=thread_id, snapshot=client.snapshot())
+
+    barrier = threading.Barrier(4)
+
+    def repair(client: T3Client) -> None:
+        """What each tick's adoption does for a thread whose opening turn it cannot see."""
+        barrier.wait()
+        client.send_opening(thread_id, "the prompt")
+
+    def follow_up(key: str, text: str) -> Callable[[T3Client], None]:
+        return lambda client: client.send_turn(thread_id, text, key=key)
+
+    fake.fail_next(1, after_apply=True, only="thread.turn.start")  # applied, its reply lost
+    with pytest.raises(T3Unavailable):
+        tick(dispatch)
+    applied_by = fake.sequence
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(tick, [repair] * 4))  # re-raises any tick's failure
+    for key, text in (("ci:abc", "a follow-up"), ("ci:abc", "a follow-up"), ("ci:def", "more")):
+        tick(follow_up(key, text))
+
+    copies = [
+        (body, sequence)
+        for body, sequence in sent
+        if body["type"] == "thread.turn.start"
+        and body["message"]["text"].startswith(ISSUE_IMPLEMENTER_PREAMBLE)
+    ]
+    assert len(copies) == 5
+    assert len({json.dumps(body | {"createdAt": None}, sort_keys=True) for body, _ in copies}) == 1
+    (sequence,) = {sequence for _, sequence in copies[1:]}
+    assert sequence is not None and sequence <= applied_by  # the first copy's, not a new one
     turns = [c for c in fake.commands if c["type"] == "thread.turn.start"]
     assert [t["message"]["text"][:20] for t in turns] == [
         ISSUE_IMPLEMENTER_PREAMBLE[:20],
         "a follow-up",
-        "a follow-up",
+        "more",
     ]
     assert len({t["commandId"] for t in turns}) == 3
+    user = [m for m in fake.threads[thread_id]["messages"] if m["role"] == "user"]
+    assert [m["text"][:20] for m in user] == [
+        ISSUE_IMPLEMENTER_PREAMBLE[:20],
+        "a follow-up",
+        "more",
+    ]

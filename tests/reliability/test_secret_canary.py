@@ -24,7 +24,10 @@ import pytest
 from typer.testing import CliRunner
 
 from afk import wiring
+from afk.adapters.t3_fleet import FleetRead
+from afk.adapters.t3_read_model import Fleet
 from afk.cli import app
+from afk.core import ids
 from afk.core.config import Config
 from afk.core.types import RepoRef
 from afk.errors import AfkError
@@ -309,14 +312,26 @@ def _adapters(config: Config, http: httpx.Client) -> list[tuple[str, Any]]:
     tracker, ci = wiring.tracker_and_ci(config, http)
     repo = RepoRef.parse(W)
     t3 = wiring.runner(config, http)
+    thread = ids.thread_id(repo, 1, 1)
+    prompt = f"prompt with {TRACKER} pasted in"
+    # An empty fleet read, so dispatch goes straight to its first write whatever T3 answers.
+    nothing = FleetRead(
+        Fleet(),
+        from_shell=True,
+        workspace_root=lambda r: ids.workspace_root(config.t3_workspace_base, r),
+        project_id=ids.project_id,
+    )
     return [
         ("list issues", lambda: tracker.list_issues(repo, "ready-for-agent")),
         ("comment", lambda: tracker.create_comment(repo, 1, "hello")),
         ("label", lambda: tracker.add_label(repo, 1, "agent-in-progress")),
         ("ci", lambda: ci.ci_state(repo, SHA)),
         ("snapshot", t3.snapshot),
-        ("dispatch", lambda: t3.dispatch(repo, 1, f"prompt with {TRACKER} pasted in")),
-        ("turn", lambda: t3.send_turn("6f1c1a0e-0000-4000-8000-000000000000", "again")),
+        ("thread", lambda: t3.transcript(thread, turns=1, view=nothing)),
+        ("dispatch", lambda: t3.dispatch(repo, 1, prompt, thread_id=thread, snapshot=nothing)),
+        ("opening", lambda: t3.send_opening(thread, prompt)),
+        ("turn", lambda: t3.send_turn(thread, f"again, {TRACKER}", key="ci:" + SHA)),
+        ("stop", lambda: t3.stop(thread)),
     ]
 
 
