@@ -94,6 +94,7 @@ def _load(config_path: Path | None) -> tuple[Config, EventLog]:
         typer.echo(f"afk: configuration error: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     events = TickLog(as_json=wants_json_logs(config.log_format, sys.stderr))
+    events.capture()  # afk's own log records (retries) become lines of this log
     for warning in config.warnings:
         events.emit("config_warning", level="warning", detail=warning)
     return config, events

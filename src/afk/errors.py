@@ -5,6 +5,7 @@ out as one of these, so the loops and the CLI only ever handle ``AfkError``::
 
     AfkError
     ├── ConfigError                 bad or missing configuration: exit 2, nothing was done
+    ├── TickDeadlineReached         the tick's time (AFK_TICK_SECONDS) ran out: a step not started
     └── ServiceError                a call to an outside service failed (service, operation, status)
         ├── AuthFailed              401/403: the credential is wrong or lacks a scope
         ├── Rejected                any other 4xx: the request itself was refused
@@ -40,6 +41,18 @@ class ConfigError(AfkError):
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class TickDeadlineReached(AfkError):
+    """The tick ran out of time before ``operation`` started, so it was skipped, never cut off.
+
+    Not a ``ServiceError``: no service was asked anything. The loops report it per repo or issue
+    like any other failure (exit 1), and the next tick carries on from the tracker's state.
+    """
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(f"tick deadline reached: {operation} not started")
 
 
 class ServiceError(AfkError):

@@ -8,7 +8,9 @@ readable line on a terminal.
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -24,22 +26,47 @@ def wants_json_logs(log_format: str | None, stream: TextIO) -> bool:
 
 
 class EventLog:
-    """One event per line on stderr: ``json`` for machines, plain words for a terminal."""
+    """One event per line on stderr: ``json`` for machines, plain words for a terminal.
+
+    Lines are written whole under a lock: a tick's workers (and the retries they log) emit from
+    several threads, and a log collector reads one JSON object per line.
+    """
 
     def __init__(self, *, as_json: bool, stream: TextIO | None = None) -> None:
         self.as_json = as_json
-        self.stream = stream or sys.stderr
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    @property
+    def stream(self) -> TextIO:
+        """The given stream, else whatever ``sys.stderr`` is when a line is written (a log
+        routed from the ``logging`` module outlives the command that set it up)."""
+        return self._stream if self._stream is not None else sys.stderr
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         if self.as_json:
             record = {"ts": datetime.now(UTC).isoformat(), "level": level, "event": event}
             record.update({k: v for k, v in fields.items() if v is not None})
-            self.stream.write(json.dumps(record, default=str) + "\n")
+            line = json.dumps(record, default=str) + "\n"
         else:
             details = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
             prefix = "warning: " if level == "warning" else "error: " if level == "error" else ""
-            self.stream.write(f"afk: {prefix}{event}{' ' + details if details else ''}\n")
-        self.stream.flush()
+            line = f"afk: {prefix}{event}{' ' + details if details else ''}\n"
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
+
+    def capture(self, logger: str = "afk") -> None:
+        """Route what afk's modules log (a scheduled retry, say) through this log, so stderr
+        stays one event per line (JSON when JSON is on). Records carry their fields in an
+        ``afk`` mapping; nothing else of a record (its arguments, any exception) is written."""
+        target = logging.getLogger(logger)
+        for handler in list(target.handlers):
+            if isinstance(handler, _Forward):
+                target.removeHandler(handler)
+        target.addHandler(_Forward(self))
+        target.setLevel(logging.INFO)
+        target.propagate = False
 
     def report_events(self, report: Report, *, duration_ms: float) -> None:
         for row in report.actions:
@@ -71,6 +98,23 @@ class EventLog:
             errors=len(report.errors),
             duration_ms=round(duration_ms, 1),
         )
+
+
+class _Forward(logging.Handler):
+    def __init__(self, events: EventLog) -> None:
+        super().__init__(logging.INFO)
+        self._events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "afk", None)
+        level = (
+            "error"
+            if record.levelno >= logging.ERROR
+            else "warning"
+            if record.levelno >= logging.WARNING
+            else "info"
+        )
+        self._events.emit(str(record.msg), level, **(fields if isinstance(fields, dict) else {}))
 
 
 def report_text(report: Report) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import httpx
 
 from afk import __version__
+from afk.adapters.deadline import TickDeadline
 from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
 from afk.adapters.github import GitHubCi, GitHubTracker
 from afk.adapters.http import RetryPolicy
 from afk.adapters.secrets import EnvBearer, FileBearer, VaultBearer
 from afk.adapters.slack import SlackNotifier
 from afk.adapters.t3 import T3Client
+from afk.adapters.transport import DeadlineTransport, environment_mounts
 from afk.core.config import Config
 from afk.core.ports import BearerProvider, CiSource, Notifier, Tracker
 from afk.errors import ConfigError
@@ -24,13 +26,27 @@ from afk.loops.deps import MAX_WORKERS, Deps
 
 
 def http_client(config: Config) -> httpx.Client:
-    """One pooled client for the tick: afk's User-Agent and the configured timeouts."""
+    """One pooled client for the tick: afk's User-Agent, the configured timeouts, and afk's
+    transport, which holds every socket operation to its call's whole deadline (the
+    environment's proxies go through it too)."""
     timeout = config.http_timeout_seconds
+    limits = httpx.Limits(max_connections=MAX_WORKERS * 2)
     return httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         headers={"User-Agent": f"afk/{__version__}"},
-        limits=httpx.Limits(max_connections=MAX_WORKERS * 2),
+        transport=DeadlineTransport(limits=limits),
+        mounts=environment_mounts(limits),
         follow_redirects=False,
+    )
+
+
+def retry_policy(config: Config, deadline: TickDeadline | None = None) -> RetryPolicy:
+    """Each call's retry budget and whole deadline (one timeout plus the retries), the tick's
+    deadline above them all."""
+    return RetryPolicy(
+        budget_s=config.http_retry_seconds,
+        overall_s=config.http_timeout_seconds + config.http_retry_seconds,
+        tick=deadline,
     )
 
 
@@ -56,7 +72,7 @@ def tracker_bearer(config: Config) -> BearerProvider:
     )
 
 
-def t3_bearer(config: Config) -> BearerProvider:
+def t3_bearer(config: Config, deadline: TickDeadline | None = None) -> BearerProvider:
     if config.t3_token is None and config.t3_token_file is None and config.uses_vault:
         return VaultBearer(
             config.vault_addr or "",
@@ -65,20 +81,23 @@ def t3_bearer(config: Config) -> BearerProvider:
             config.vault_path or "",
             jwt_path=config.vault_jwt_path,
             timeout_s=config.http_timeout_seconds,
+            deadline=deadline,
         )
     return _bearer(
         config, value=config.t3_token, file=config.t3_token_file, variable="AFK_T3_TOKEN"
     )
 
 
-def tracker_and_ci(config: Config, http: httpx.Client) -> tuple[Tracker, CiSource]:
+def tracker_and_ci(
+    config: Config, http: httpx.Client, deadline: TickDeadline | None = None
+) -> tuple[Tracker, CiSource]:
     url = config.tracker_api_url
     if config.tracker_kind is None or url is None:
         raise ConfigError(
             "AFK_TRACKER_KIND and AFK_TRACKER_URL must be set", setting="AFK_TRACKER_KIND"
         )
     bearer = tracker_bearer(config)
-    retry = RetryPolicy(budget_s=config.http_retry_seconds)
+    retry = retry_policy(config, deadline)
     if config.tracker_kind == "github":
         return (
             GitHubTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
@@ -90,25 +109,25 @@ def tracker_and_ci(config: Config, http: httpx.Client) -> tuple[Tracker, CiSourc
     )
 
 
-def runner(config: Config, http: httpx.Client) -> T3Client:
+def runner(config: Config, http: httpx.Client, deadline: TickDeadline | None = None) -> T3Client:
     if config.t3_url is None:
         raise ConfigError("AFK_T3_URL is not set", setting="AFK_T3_URL")
     return T3Client(
         config.t3_url,
         http=http,
-        bearer=t3_bearer(config),
+        bearer=t3_bearer(config, deadline),
         model=config.t3_model,
         workspace_base=config.t3_workspace_base,
-        retry=RetryPolicy(budget_s=config.http_retry_seconds),
+        retry=retry_policy(config, deadline),
     )
 
 
-def notifier(config: Config) -> SlackNotifier | None:
+def notifier(config: Config, deadline: TickDeadline | None = None) -> SlackNotifier | None:
     """Slack is optional: ``None`` when neither a webhook nor a bot token + channel is set."""
     timeout = config.http_timeout_seconds
     if config.slack_webhook_url is not None:
         return SlackNotifier.with_webhook(
-            config.slack_webhook_url.get_secret_value(), timeout_s=timeout
+            config.slack_webhook_url.get_secret_value(), timeout_s=timeout, deadline=deadline
         )
     if config.slack_token is not None and config.slack_channel:
         return SlackNotifier.with_bot(
@@ -116,6 +135,7 @@ def notifier(config: Config) -> SlackNotifier | None:
             config.slack_channel,
             base_url=config.slack_api_url,
             timeout_s=timeout,
+            deadline=deadline,
         )
     return None
 
@@ -125,17 +145,20 @@ def build(
     *,
     http: httpx.Client,
     max_workers: int = MAX_WORKERS,
+    deadline: TickDeadline | None = None,
 ) -> Deps:
-    """Real adapters over ``http`` (the caller owns and closes it: see ``http_client``)."""
+    """Real adapters over ``http`` (the caller owns and closes it: see ``http_client``), all
+    under one tick deadline: ``deadline``, else ``AFK_TICK_SECONDS`` from now."""
     problems = config.operational_problems()
     if problems:
         raise ConfigError("; ".join(problems), setting=problems[0].split(" ", 1)[0])
-    tracker, ci = tracker_and_ci(config, http)
-    slack: Notifier | None = notifier(config)
+    tick = deadline if deadline is not None else TickDeadline(config.tick_seconds)
+    tracker, ci = tracker_and_ci(config, http, tick)
+    slack: Notifier | None = notifier(config, tick)
     return Deps(
         tracker=tracker,
         ci=ci,
-        runner=runner(config, http),
+        runner=runner(config, http, tick),
         notifier=slack,
         max_workers=max_workers,
     )

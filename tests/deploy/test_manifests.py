@@ -460,6 +460,31 @@ def check_node_local_dns(objs: list[Obj]) -> list[str]:
     return [f"DNS (UDP and TCP 53) to NodeLocal DNSCache's {NODE_LOCAL_DNS} is not allowed"]
 
 
+TICK_GRACE_S = 30
+"""What a pod needs beyond afk's tick deadline: scheduling, the image, Python's start, the
+report. A tick only starts a write that ends within its deadline, so the CronJob's
+``activeDeadlineSeconds`` (at least the tick's plus this) never kills a pod mid-write."""
+
+
+def check_tick_deadline(objs: list[Obj]) -> list[str]:
+    settings = afk_settings(objs)
+    default = Config.model_fields["tick_seconds"].default
+    try:
+        tick = float(settings.get("AFK_TICK_SECONDS", default))
+    except ValueError:
+        return [f"AFK_TICK_SECONDS {settings.get('AFK_TICK_SECONDS')!r} is not a number"]
+    problems = []
+    for cron in of_kind(objs, "CronJob"):
+        deadline = cron.get("spec", {}).get("jobTemplate", {}).get("spec", {})
+        active = deadline.get("activeDeadlineSeconds")
+        if not isinstance(active, int) or active < tick + TICK_GRACE_S:
+            problems.append(
+                f"{name_of(cron)}: activeDeadlineSeconds {active} is under the tick deadline "
+                f"(AFK_TICK_SECONDS {tick:g}) plus {TICK_GRACE_S} s of grace"
+            )
+    return problems
+
+
 def check_labels(objs: list[Obj]) -> list[str]:
     return [
         f"{name_of(obj)}: no app.kubernetes.io/name=afk label"
@@ -484,6 +509,7 @@ COMMON_CHECKS: dict[str, Check] = {
     "env_names": check_env_names_against_config,
     "network_policy": check_network_policy,
     "node_local_dns": check_node_local_dns,
+    "tick_deadline": check_tick_deadline,
     "labels": check_labels,
 }
 
@@ -776,6 +802,16 @@ MUTATIONS: dict[str, tuple[Callable[[list[Obj]], object], Check, str]] = {
         lambda o: _egress(o).append({}),
         check_network_policy,
         "any destination",
+    ),
+    "tick deadline past the pod's": (
+        lambda o: _config_data(o).update(AFK_TICK_SECONDS="75"),
+        check_tick_deadline,
+        "AFK_TICK_SECONDS 75",
+    ),
+    "pod deadline without grace": (
+        lambda o: _cron(o)["spec"]["jobTemplate"]["spec"].update(activeDeadlineSeconds=70),
+        check_tick_deadline,
+        "activeDeadlineSeconds 70",
     ),
     "no node-local dns": (
         lambda o: _egress(o).pop(1),

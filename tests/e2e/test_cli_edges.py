@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +171,86 @@ def test_an_unreadable_config_file_exits_2(command: str) -> None:
     assert code == 2
     assert out == ""
     assert "--config /proc/self/mem" in err
+
+
+# --- the tick deadline --------------------------------------------------------------------------
+
+
+def test_a_tick_that_runs_out_stops_between_steps_and_exits_1() -> None:
+    """Each request takes 0.15 s; a 1 s tick with a 0.6 s call deadline cannot finish a
+    dispatch: it skips the rest, names it, exits 1 within its deadline; the next tick finishes."""
+    with World(repos=(W,), transport="loopback", latency_s=0.15) as w:
+        number = w.ready_issue(W, "work")
+        short = w.env(tick_seconds=1, http_timeout_seconds=0.4, http_retry_seconds=0.2)
+        started = time.monotonic()
+        code, out, _ = run("poll", "--json", env=short)
+        elapsed = time.monotonic() - started
+        assert code == 1
+        errors = json.loads(out)["errors"]
+        assert any("tick deadline reached: " in e["error"] for e in errors), errors
+        assert all(e["error"].endswith(" not started") for e in errors), errors
+        assert elapsed < 1.5, elapsed
+        code, out, _ = run("poll", "--json", env=w.env())
+        assert code == 0, out
+        assert "agent-in-progress" in w.labels(W, number)
+        assert w.record(W, number) is not None
+
+
+def test_a_tick_deadline_too_short_for_one_call_is_a_configuration_error() -> None:
+    code, out, err = run("poll", env={"AFK_TICK_SECONDS": "15"})
+    assert out == ""
+    assert code == 2
+    assert "AFK_TICK_SECONDS" in err
+
+
+# --- retries in afk's own log -------------------------------------------------------------------
+
+
+def test_retries_are_json_log_lines_naming_the_service_the_call_and_the_wait(
+    forgejo: World,
+) -> None:
+    """stamina used to print bare ``stamina.retry_scheduled`` lines among afk's JSON ones."""
+    forgejo.ready_issue(W, "work")
+    forgejo.forge.fail_next(1, status=503)
+    code, _, err = run("poll", "--json", env={**forgejo.env(), "AFK_LOG_FORMAT": "json"})
+    assert code == 0, err
+    events = [json.loads(line) for line in err.splitlines()]
+    retries = [e for e in events if e["event"] == "retry"]
+    assert len(retries) == 1, err
+    retry = retries[0]
+    assert retry["level"] == "warning"
+    assert retry["service"] == "Forgejo"
+    assert retry["operation"]
+    assert retry["attempt"] == 2
+    assert retry["cause"] == "HTTP 503"
+    assert isinstance(retry["wait_s"], float)
+    assert "stamina" not in err
+    assert BOT_TOKEN not in err
+
+
+def test_retries_read_as_words_on_a_terminal(forgejo: World) -> None:
+    forgejo.ready_issue(W, "work")
+    forgejo.forge.fail_next(1, status=503)
+    code, _, err = run("poll", env={**forgejo.env(), "AFK_LOG_FORMAT": "human"})
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "retry" in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("afk: warning: retry service=Forgejo operation=")
+    assert "cause=HTTP 503" in lines[0]
+    assert "stamina" not in err
+
+
+def test_the_installed_afk_logs_retries_as_json_lines(forgejo: World) -> None:
+    """As a process (no test harness catching the logging module's lines): every stderr line
+    is one JSON object, the retry included."""
+    afk = Path(sys.executable).with_name("afk")
+    forgejo.ready_issue(W, "work")
+    forgejo.forge.fail_next(1, status=503)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AFK_")}
+    env = {**base, **forgejo.env(), "AFK_LOG_FORMAT": "json", "AFK_HTTP_RETRY_SECONDS": "5"}
+    done = subprocess.run(
+        [str(afk), "poll", "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [e["cause"] for e in events if e["event"] == "retry"] == ["HTTP 503"]

@@ -8,7 +8,8 @@ import httpx
 import pytest
 import stamina
 
-from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request, scrub
+from afk.adapters.http import ErrorKinds, RetryPolicy, json_of, request
+from afk.adapters.server_replies import scrub
 from afk.errors import (
     AfkError,
     TrackerAuthError,

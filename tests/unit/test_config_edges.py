@@ -144,3 +144,32 @@ def test_a_config_file_that_cannot_be_read_is_a_config_error() -> None:
     assert caught.value.setting == "--config"
     assert str(unreadable) in str(caught.value)
     assert "cannot be read" in str(caught.value)
+
+
+# --- the tick deadline --------------------------------------------------------------------------
+
+
+def test_a_tick_has_sixty_seconds_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config().tick_seconds == 60
+    monkeypatch.setenv("AFK_TICK_SECONDS", "45")
+    assert load_config().tick_seconds == 45
+    assert "AFK_TICK_SECONDS" in load_config().env_names()
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ({"tick_seconds": 20}, "more than AFK_HTTP_TIMEOUT_SECONDS + AFK_HTTP_RETRY_SECONDS"),
+        (
+            {"tick_seconds": 30, "http_timeout_seconds": 25, "http_retry_seconds": 5},
+            "(30 s)",
+        ),
+        ({"tick_seconds": 0}, "greater than 0"),
+    ],
+)
+def test_a_tick_too_short_for_one_whole_call_is_refused(settings: dict[str, Any], why: str) -> None:
+    """A write starts only when its whole call fits in what is left of the tick."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(**settings)
+    assert caught.value.setting == "AFK_TICK_SECONDS"
+    assert why in str(caught.value)

@@ -5,18 +5,20 @@ during an outage ends in about a minute, (b) never retry a write that is not saf
 (c) wait as the server asks (``Retry-After``, ``x-ratelimit-reset``), never less than a second, and
 leave a rate limit that names no wait (GitHub's secondary limit asks for at least a minute) to the
 next tick, and (d) turn every httpx failure and non-2xx reply into an ``afk.errors`` class whose
-message carries no secret. Retrying is done by
-``stamina`` (its backoff hook supplies the server-requested wait), so tests switch waits off with
-``stamina.set_testing(True)`` instead of patching sleeps.
+message carries no secret; and (e) end the whole call (connect, send, every read and retry)
+within its deadline, itself cut to what is left of the tick (``afk.adapters.deadline``).
+Retrying is done by ``stamina`` (its backoff hook supplies afk's own wait: the server's, or
+afk's backoff), so tests switch waits off with ``stamina.set_testing(True)`` instead of patching
+sleeps. Each retry is logged through the ``afk`` logger, with the service, the call, the wait
+and the cause, never a header.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
+import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +28,14 @@ from urllib.parse import quote
 import httpx
 import stamina
 
+from afk.adapters.deadline import TickDeadline, call_deadline
+from afk.adapters.server_replies import (
+    floored_wait_s,
+    give_up_reason,
+    is_rate_limited,
+    server_message,
+    server_wait_s,
+)
 from afk.core.types import RepoRef
 from afk.errors import (
     AfkError,
@@ -39,13 +49,10 @@ from afk.errors import (
 )
 
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-_SECRETISH = re.compile(
-    r"(?i)\b(bearer|token|authorization|access_token|password)([\"']?\s*[:=]?\s*[\"']?)([^\s\"',;}]+)"
-)
-_MAX_DETAIL = 200
-RATE_LIMIT_FLOOR_S = 1.0
-"""The shortest wait afk honours when a server rate-limits it (GitHub: "wait at least a minute"
-for the secondary limit without headers, which afk leaves to the next tick instead)."""
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SLACK_S = 0.005
+_LOG = logging.getLogger(__name__)
+_LOG.addHandler(logging.NullHandler())  # a library's manners: the CLI decides where logs go
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +72,21 @@ class RetryPolicy:
     """How long one call may keep retrying, and the backoff shape inside that budget."""
 
     budget_s: float = 10.0
+    overall_s: float | None = None
+    """The whole call's deadline (connect, send, every read and retry); ``None``: the retry
+    budget plus the client's read timeout."""
+    tick: TickDeadline | None = None
+    """The tick's deadline, shared by every adapter of the tick (``afk.wiring``)."""
     wait_initial_s: float = 0.25
     wait_max_s: float = 4.0
     wait_jitter_s: float = 0.5
     wall_clock: Callable[[], float] = time.time
+
+    def call_s(self, http: httpx.Client) -> float:
+        if self.overall_s is not None:
+            return self.overall_s
+        read = http.timeout.read
+        return self.budget_s + read if read is not None else math.inf
 
     def backoff_s(self, attempt: int) -> float:
         """afk's own exponential backoff with jitter before retry number ``attempt`` (1-based),
@@ -85,82 +103,8 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every known secret and anything shaped like a credential, then shorten."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    text = " ".join(text.split())
-    return text[:_MAX_DETAIL]
-
-
-def server_message(response: httpx.Response, secrets: Iterable[str] = ()) -> str:
-    """The server's own words (a JSON ``message``/``error`` field, else the text), scrubbed."""
-    try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        payload = None
-    if isinstance(payload, dict):
-        for key in ("message", "error", "detail"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return scrub(value, secrets)
-    content_type = response.headers.get("content-type", "")
-    if "html" in content_type.lower():
-        return "an HTML page instead of an API response"
-    try:
-        return scrub(response.text, secrets)
-    except UnicodeDecodeError:
-        return "an undecodable body"
-
-
-def _server_wait_s(response: httpx.Response, now: float) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After``, else GitHub's ``x-ratelimit-reset``
-    when nothing remains); ``None`` when it gave no usable header. May be zero or negative: a
-    reset that has already passed."""
-    header = response.headers.get("retry-after", "").strip()
-    if header.isdigit():
-        return float(header)
-    if header:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            return when.timestamp() - now
-    if response.headers.get("x-ratelimit-remaining") == "0":
-        reset = response.headers.get("x-ratelimit-reset", "").strip()
-        if reset.isdigit():
-            return float(reset) - now
-    return None
-
-
-def _is_rate_limited(response: httpx.Response) -> bool:
-    """Any 429, or a 403 that GitHub marks as a rate limit: by its headers or, for the secondary
-    limit (which may carry no header at all), by its message (docs, FORGE_API.md §9)."""
-    status = response.status_code
-    if status == 429:
-        return True
-    if status != 403:
-        return False
-    headers = response.headers
-    if headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers:
-        return True
-    return "rate limit" in server_message(response).lower()
-
-
 def _is_transient(response: httpx.Response) -> bool:
-    return response.status_code in _TRANSIENT_STATUS or _is_rate_limited(response)
-
-
-def _floored(wait: float | None, backoff: float) -> float:
-    """A server-requested wait, never under a second, and never under afk's own backoff when the
-    server's is not positive (``Retry-After: 0``, a reset already passed): else the retry budget
-    becomes a burst of requests at the very server that asked for fewer."""
-    if wait is None or wait <= 0:
-        return max(RATE_LIMIT_FLOOR_S, backoff)
-    return max(RATE_LIMIT_FLOOR_S, wait)
+    return response.status_code in _TRANSIENT_STATUS or is_rate_limited(response)
 
 
 def request(
@@ -181,40 +125,15 @@ def request(
 
     ``idempotent=False`` (e.g. creating a comment, a T3 command) retries only failures where the
     request surely never reached the server (a refused connection); anything else surfaces, and
-    the caller re-reads before trying again on its next tick.
+    the caller re-reads before trying again on its next tick. The whole call (connect, send,
+    every read and retry) ends within ``policy``'s call deadline, cut to what is left of the
+    tick; a call the tick has no time for is not started (``TickDeadlineReached``).
     """
     secret_list = [s for s in secrets if s]
-    started = time.monotonic()
-    deadline = started + max(0.0, policy.budget_s)
-    attempts = 0
-
-    def backoff_hook(exc: Exception) -> bool | float:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        wait = _retry_wait(exc, attempts)
-        return wait if wait is not None and wait <= remaining else False
-
-    def _retry_wait(exc: Exception, attempt: int) -> float | None:
-        """How long to wait before the next attempt, or ``None``: do not retry."""
-        backoff = policy.backoff_s(attempt)
-        if isinstance(exc, _RetryableStatus):
-            response = exc.response
-            if not _is_rate_limited(response):
-                return backoff if idempotent else None
-            # A rate limit means the request was not applied, so even a write may be re-sent.
-            server = _server_wait_s(response, policy.wall_clock())
-            if server is None:
-                return None  # "wait a minute": the next tick, not this one
-            return _floored(server, backoff)
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return backoff
-        if isinstance(exc, httpx.LocalProtocolError):
-            return None  # refused before it left: sending it again changes nothing
-        if isinstance(exc, httpx.TransportError) and idempotent:
-            return backoff
-        return None
-
+    call_s = policy.call_s(http)
+    if policy.tick is not None:
+        write = method.upper() not in _READS
+        call_s = policy.tick.admit(f"{kinds.service} {operation}", write=write, needs_s=call_s)
     try:
         prepared = http.build_request(method, url, headers=headers, params=params, json=json_body)
     except (UnicodeError, ValueError):
@@ -222,32 +141,121 @@ def request(
     if prepared is None:
         raise _unsendable(kinds, operation)
 
+    retry = _Retry(policy, idempotent=idempotent, kinds=kinds, operation=operation)
     failure: httpx.TransportError | None = None
-    try:
-        for attempt in stamina.retry_context(
-            on=backoff_hook,
-            attempts=None,
-            timeout=max(policy.budget_s, 0.001),
-            wait_initial=policy.wait_initial_s,
-            wait_max=policy.wait_max_s,
-            wait_jitter=policy.wait_jitter_s,
-        ):
-            with attempt:
-                attempts += 1
-                response = http.send(prepared)
-                if _is_transient(response):
-                    raise _RetryableStatus(response)
-    except _RetryableStatus as exc:
-        response = exc.response
-    except httpx.TransportError as exc:
-        failure = exc
+    with call_deadline(call_s) as ends:
+        retry.until = min(time.monotonic() + max(0.0, policy.budget_s), ends)
+        try:
+            for attempt in stamina.retry_context(
+                on=retry.backoff_hook,
+                attempts=None,
+                timeout=max(policy.budget_s, 0.001),
+                wait_initial=policy.wait_initial_s,
+                wait_max=policy.wait_max_s,
+                wait_jitter=policy.wait_jitter_s,
+            ):
+                with attempt:
+                    retry.starting()
+                    prepared.extensions["timeout"] = _cut(http.timeout, ends - time.monotonic())
+                    response = http.send(prepared)
+                    if _is_transient(response):
+                        raise _RetryableStatus(response)
+        except _RetryableStatus as exc:
+            response = exc.response
+        except httpx.TransportError as exc:
+            failure = exc
+        spent = time.monotonic() >= ends - _SLACK_S
     # Every error is raised outside the ``except`` blocks: an httpx exception holds the request,
     # headers included, and would otherwise ride along as the new error's ``__context__``.
     if failure is not None:
-        raise _transport_failure(failure, kinds, operation)
+        raise _transport_failure(failure, kinds, operation, call_s=call_s if spent else None)
     return _check(
         response, kinds=kinds, operation=operation, secrets=secret_list, now=policy.wall_clock()
     )
+
+
+class _Retry:
+    """One call's retry decisions (stamina's backoff hook) and its log of retries."""
+
+    def __init__(
+        self, policy: RetryPolicy, *, idempotent: bool, kinds: ErrorKinds, operation: str
+    ) -> None:
+        self.policy = policy
+        self.idempotent = idempotent
+        self.kinds = kinds
+        self.operation = operation
+        self.until = math.inf
+        self.attempts = 0
+        self.wait_s = 0.0
+        self.cause = ""
+
+    def backoff_hook(self, exc: Exception) -> bool | float:
+        left = self.until - time.monotonic()
+        wait = self._wait(exc, left)
+        if left <= 0 or wait is None or wait > left:
+            return False
+        self.wait_s, self.cause = wait, _cause(exc)
+        # afk logs its retries itself (``starting``); stamina's own hook would print a bare
+        # ``stamina.retry_scheduled`` line among afk's JSON ones.
+        stamina.instrumentation.set_on_retry_hooks(())
+        return wait
+
+    def starting(self) -> None:
+        """An attempt begins; every one after the first is logged as a retry."""
+        self.attempts += 1
+        if self.attempts > 1:
+            _LOG.warning(
+                "retry",
+                extra={
+                    "afk": {
+                        "service": self.kinds.service,
+                        "operation": self.operation,
+                        "attempt": self.attempts,
+                        "wait_s": round(self.wait_s, 3),
+                        "cause": self.cause,
+                    }
+                },
+            )
+
+    def _wait(self, exc: Exception, left: float) -> float | None:
+        """How long to wait before the next attempt, or ``None``: do not retry. afk's own
+        backoff is cut to the ``left`` of the budget; a server's wait never is."""
+        backoff = min(self.policy.backoff_s(self.attempts), max(left, 0.0))
+        if isinstance(exc, _RetryableStatus):
+            response = exc.response
+            if not is_rate_limited(response):
+                return backoff if self.idempotent else None
+            # A rate limit means the request was not applied, so even a write may be re-sent.
+            server = server_wait_s(response, self.policy.wall_clock())
+            if server is None:
+                return None  # "wait a minute": the next tick, not this one
+            return floored_wait_s(server, backoff)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return backoff
+        if isinstance(exc, httpx.LocalProtocolError):
+            return None  # refused before it left: sending it again changes nothing
+        if isinstance(exc, httpx.TransportError) and self.idempotent:
+            return backoff
+        return None
+
+
+def _cause(exc: Exception) -> str:
+    """What made a retry necessary, in a few words (never a message: it may hold the URL)."""
+    if isinstance(exc, _RetryableStatus):
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+def _cut(configured: httpx.Timeout, remaining_s: float) -> dict[str, float | None]:
+    """The client's timeouts, none longer than what is left of the call (a pool wait too, which
+    no socket operation sees)."""
+    if math.isinf(remaining_s):
+        return configured.as_dict()
+    left = max(remaining_s, 0.001)
+    return {
+        phase: left if limit is None else min(limit, left)
+        for phase, limit in configured.as_dict().items()
+    }
 
 
 def _unsendable(kinds: ErrorKinds, operation: str) -> ConfigError:
@@ -257,13 +265,21 @@ def _unsendable(kinds: ErrorKinds, operation: str) -> ConfigError:
     )
 
 
-def _transport_failure(exc: httpx.TransportError, kinds: ErrorKinds, operation: str) -> AfkError:
-    """The afk error for a request that got no usable answer; never quotes httpx's message."""
+def _transport_failure(
+    exc: httpx.TransportError, kinds: ErrorKinds, operation: str, *, call_s: float | None
+) -> AfkError:
+    """The afk error for a request that got no usable answer; never quotes httpx's message.
+    ``call_s`` is the call's whole deadline when it was spent."""
     name = type(exc).__name__
     if isinstance(exc, httpx.LocalProtocolError):
         return _unsendable(kinds, operation)
-    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    return kinds.unavailable(service=kinds.service, operation=operation, detail=f"{what} ({name})")
+    if isinstance(exc, httpx.TimeoutException) and call_s is not None:
+        detail = f"timed out: no complete answer within the call's {call_s:.3g} s ({name})"
+    elif isinstance(exc, httpx.TimeoutException):
+        detail = f"timed out ({name})"
+    else:
+        detail = f"connection failed ({name})"
+    return kinds.unavailable(service=kinds.service, operation=operation, detail=detail)
 
 
 def _check(
@@ -279,9 +295,9 @@ def _check(
         return response
     detail = server_message(response, secrets)
     error: type[ServiceError]
-    if _is_rate_limited(response):
+    if is_rate_limited(response):
         error = kinds.unavailable
-        detail = f"{_rate_limit_reason(response, now)}: {detail}"
+        detail = f"{give_up_reason(response, now)}: {detail}"
     elif status in (401, 403):
         error = kinds.auth
     elif status == 404:
@@ -293,16 +309,6 @@ def _check(
     else:
         error = kinds.bad_response
     raise error(service=kinds.service, operation=operation, status=status, detail=detail)
-
-
-def _rate_limit_reason(response: httpx.Response, now: float) -> str:
-    """Why a rate-limited call gave up, in words an operator can act on."""
-    wait = _server_wait_s(response, now)
-    if wait is None:
-        return "rate limited, wait a minute"
-    if wait > 0:
-        return f"rate limited: the server asks for {math.ceil(wait)} s"
-    return "rate limited"
 
 
 def json_of(response: httpx.Response, *, kinds: ErrorKinds, operation: str) -> Any:

@@ -23,7 +23,8 @@ import hvac.exceptions
 import requests
 from pydantic import SecretStr
 
-from afk.adapters.http import scrub
+from afk.adapters.deadline import Overran, TickDeadline, bounded
+from afk.adapters.server_replies import scrub
 from afk.errors import ConfigError, SecretError
 
 DEFAULT_JWT_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -176,6 +177,7 @@ class VaultBearer:
         timeout_s: float = 10,
         verify: bool | str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        deadline: TickDeadline | None = None,
     ) -> None:
         self._addr = addr
         self._role = role
@@ -184,7 +186,9 @@ class VaultBearer:
         self._key = key
         self._jwt_path = jwt_path
         self._auth_mount = auth_mount
+        self._timeout_s = timeout_s
         self._timeout = max(1, math.ceil(timeout_s))
+        self._deadline = deadline
         self._verify = verify
         self._clock = clock
         self._lock = threading.Lock()
@@ -289,13 +293,23 @@ class VaultBearer:
     def _call(self, operation: str, call: Callable[[], Any], *, refusable: bool = False) -> Any:
         """Run one hvac call; every hvac or requests failure becomes a ``SecretError``.
 
-        The error is raised after the ``except`` blocks: a requests exception holds the request,
+        The call gets its timeout, cut to what is left of the tick, for its whole exchange:
+        requests' timeouts bound each socket operation only, so it runs under ``bounded``. The
+        error is raised after the ``except`` blocks: a requests exception holds the request,
         ``X-Vault-Token`` included, and must not ride along as ``__context__``.
         """
+        within_s = self._timeout_s
+        if self._deadline is not None:
+            within_s = self._deadline.admit(
+                f"{_VAULT} {operation}", write=False, needs_s=self._timeout_s
+            )
         failure: SecretError | None = None
         refused = False
         try:
-            reply = call()
+            reply = bounded(within_s, call)
+        except Overran:
+            detail = f"timed out: no complete answer within {within_s:.3g} s"
+            failure = SecretError(service=_VAULT, operation=operation, detail=detail)
         except hvac.exceptions.VaultError as exc:
             failure = SecretError(
                 service=_VAULT,

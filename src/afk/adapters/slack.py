@@ -5,21 +5,24 @@ Both send the same Block Kit blocks with a plain-text fallback. Issue and agent 
 for mrkdwn (``&``, ``<``, ``>``), so an issue titled ``<!channel>`` cannot ping a channel.
 
 Every slack-sdk or HTTP failure becomes a ``NotifyError`` carrying the API method, the status and
-Slack's error code, never the bot token nor the webhook URL (its path is the credential).
-slack-sdk's own retry handlers are off and its logger is silenced (it logs the webhook URL at
-debug level): a tick is short, posting twice is worse than posting late, and the run comment's
-``notified`` flag makes the watcher ring again on its next tick.
+Slack's error code, never the bot token nor the webhook URL (its path is the credential), raised
+outside the ``except`` block (a ``SlackApiError`` holds the request, its Authorization header
+included). slack-sdk's own retry handlers are off and its logger is silenced (it logs the webhook
+URL at debug level): a tick is short, and posting twice is worse than posting late.
+
+Each call is held to a whole deadline, the timeout cut to what is left of the tick: slack-sdk
+speaks urllib, whose timeouts bound each socket operation only, so the call runs under
+``afk.adapters.deadline.bounded``. A post (a write) starts only when the tick has room for it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from http.client import HTTPException
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
@@ -28,7 +31,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from afk.adapters.http import scrub
+from afk.adapters.deadline import Overran, TickDeadline, bounded
+from afk.adapters.server_replies import scrub
 from afk.core.ports import BearerProvider, EscalationNotice
 from afk.core.types import EscalationReason
 from afk.errors import ConfigError, NotifyError, SecretError
@@ -52,6 +56,7 @@ REASON_TEXT: dict[EscalationReason, str] = {
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _WEBHOOK_PATH = re.compile(r"^/services/[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]+$")
 _TRANSPORT_ERRORS = (SlackClientError, OSError, HTTPException, ValueError)
+T = TypeVar("T")
 
 
 def escape(text: str) -> str:
@@ -92,7 +97,7 @@ def render(notice: EscalationNotice) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the Block Kit blocks for one escalation."""
     ref = f"{notice.repo}#{notice.issue_number}"
     title = _escaped_head(notice.issue_title.strip(), TITLE_LIMIT)
-    why = REASON_TEXT.get(notice.reason, str(notice.reason).replace('_', ' '))
+    why = REASON_TEXT.get(notice.reason, str(notice.reason).replace("_", " "))
     lines = [
         f"*{_link(notice.issue_url, f'#{notice.issue_number} {title}')}*",
         f"*Repo:* `{notice.repo}`",
@@ -142,68 +147,94 @@ def _quiet_logger() -> logging.Logger:
     return logger
 
 
-@contextlib.contextmanager
-def _mapped(operation: str, secrets: Sequence[str]) -> Iterator[None]:
-    """Turn every slack-sdk, urllib and socket failure into a ``NotifyError``."""
+class _Time:
+    """A call's timeout and the tick's deadline: how long the next Slack call may take."""
+
+    def __init__(self, timeout_s: float, deadline: TickDeadline | None) -> None:
+        self.timeout_s = timeout_s
+        self.deadline = deadline
+
+    def admit(self, operation: str, *, write: bool) -> float:
+        if self.deadline is None:
+            return self.timeout_s
+        return self.deadline.admit(f"{SLACK} {operation}", write=write, needs_s=self.timeout_s)
+
+
+def _send(operation: str, secrets: Sequence[str], call: Callable[[], T], *, within_s: float) -> T:
+    """``call()`` within ``within_s``; every slack-sdk, urllib and socket failure (and a call
+    that overran) becomes a ``NotifyError``."""
+    failure: NotifyError
     try:
-        yield
+        return bounded(within_s, call)
+    except Overran:
+        failure = NotifyError(
+            service=SLACK,
+            operation=operation,
+            detail=f"timed out: no complete answer within {within_s:.3g} s",
+        )
     except SlackApiError as exc:
         status = exc.response.status_code
         data = exc.response.data
         code = data.get("error") if isinstance(data, dict) else None
         detail = scrub(str(code), secrets) if code else "no error code in the reply"
-        raise NotifyError(
+        failure = NotifyError(
             service=SLACK,
             operation=operation,
             status=None if status == 200 else status,
             detail=detail,
-        ) from None
+        )
     except _TRANSPORT_ERRORS as exc:
         reason = exc.reason if isinstance(exc, URLError) else exc
         what = "timed out" if isinstance(reason, TimeoutError) else "connection failed"
-        raise NotifyError(
+        failure = NotifyError(
             service=SLACK, operation=operation, detail=f"{what} ({type(reason).__name__})"
-        ) from None
+        )
+    raise failure
 
 
 class _Bot:
-    def __init__(self, token: BearerProvider, channel: str, base_url: str, timeout: int) -> None:
+    def __init__(self, token: BearerProvider, channel: str, base_url: str, time: _Time) -> None:
         self._token = token
         self._channel = channel
         self._base_url = base_url
-        self._timeout = timeout
+        self._time = time
 
-    def _client(self, operation: str) -> tuple[WebClient, str]:
+    def _client(self, operation: str, within_s: float) -> tuple[WebClient, str]:
         try:
             token = self._token()
         except SecretError as exc:
-            raise NotifyError(
-                service=SLACK, operation=operation, detail=f"no bot token: {exc}"
-            ) from None
-        client = WebClient(
-            token=token,
-            base_url=self._base_url,
-            timeout=self._timeout,
-            logger=_quiet_logger(),
-            retry_handlers=[],
-        )
-        return client, token
+            failure = NotifyError(service=SLACK, operation=operation, detail=f"no bot token: {exc}")
+        else:
+            client = WebClient(
+                token=token,
+                base_url=self._base_url,
+                timeout=_whole_seconds(within_s),
+                logger=_quiet_logger(),
+                retry_handlers=[],
+            )
+            return client, token
+        raise failure
 
     def post(self, text: str, blocks: list[dict[str, Any]]) -> None:
-        client, token = self._client("chat.postMessage")
-        with _mapped("chat.postMessage", [token]):
-            client.chat_postMessage(
+        within_s = self._time.admit("chat.postMessage", write=True)
+        client, token = self._client("chat.postMessage", within_s)
+        _send(
+            "chat.postMessage",
+            [token],
+            lambda: client.chat_postMessage(
                 channel=self._channel,
                 text=text,
                 blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
-            )
+            ),
+            within_s=within_s,
+        )
 
     def check(self) -> str:
-        client, token = self._client("auth.test")
-        with _mapped("auth.test", [token]):
-            reply = client.auth_test()
+        within_s = self._time.admit("auth.test", write=False)
+        client, token = self._client("auth.test", within_s)
+        reply = _send("auth.test", [token], client.auth_test, within_s=within_s)
         return f"bot token works: user {reply.get('user')} in team {reply.get('team')}"
 
     def __repr__(self) -> str:
@@ -211,9 +242,9 @@ class _Bot:
 
 
 class _Webhook:
-    def __init__(self, url: SecretStr, timeout: int) -> None:
+    def __init__(self, url: SecretStr, time: _Time) -> None:
         self._url = url
-        self._timeout = timeout
+        self._time = time
 
     def _secrets(self) -> list[str]:
         url = self._url.get_secret_value()
@@ -221,15 +252,20 @@ class _Webhook:
         return [url, path, path.rsplit("/", 1)[-1]]
 
     def post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        within_s = self._time.admit("incoming webhook", write=True)
         secrets = self._secrets()
         client = WebhookClient(
             url=self._url.get_secret_value(),
-            timeout=self._timeout,
+            timeout=_whole_seconds(within_s),
             logger=_quiet_logger(),
             retry_handlers=[],
         )
-        with _mapped("incoming webhook", secrets):
-            reply = client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+        reply = _send(
+            "incoming webhook",
+            secrets,
+            lambda: client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False),
+            within_s=within_s,
+        )
         if reply.status_code != 200:
             raise NotifyError(
                 service=SLACK,
@@ -281,23 +317,30 @@ class SlackNotifier:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout_s: float = 10,
+        deadline: TickDeadline | None = None,
     ) -> SlackNotifier:
         """Post with ``chat.postMessage``; ``token`` is read afresh for every post."""
         if not channel.strip():
-            raise ConfigError("the Slack channel is empty", setting="slack_channel")
+            raise ConfigError("AFK_SLACK_CHANNEL is blank", setting="AFK_SLACK_CHANNEL")
         provider = _as_provider(token)
         base = base_url if base_url.endswith("/") else f"{base_url}/"
-        return cls(_Bot(provider, channel.strip(), base, _whole_seconds(timeout_s)))
+        return cls(_Bot(provider, channel.strip(), base, _Time(timeout_s, deadline)))
 
     @classmethod
-    def with_webhook(cls, url: SecretStr | str, *, timeout_s: float = 10) -> SlackNotifier:
+    def with_webhook(
+        cls,
+        url: SecretStr | str,
+        *,
+        timeout_s: float = 10,
+        deadline: TickDeadline | None = None,
+    ) -> SlackNotifier:
         """Post to an incoming webhook (the channel is fixed by the webhook)."""
         secret = url if isinstance(url, SecretStr) else SecretStr(url)
         if not secret.get_secret_value().startswith(("https://", "http://")):
             raise ConfigError(
-                "the Slack webhook URL is not an http(s) URL", setting="slack_webhook_url"
+                "AFK_SLACK_WEBHOOK_URL is not an http(s) URL", setting="AFK_SLACK_WEBHOOK_URL"
             )
-        return cls(_Webhook(secret, _whole_seconds(timeout_s)))
+        return cls(_Webhook(secret, _Time(timeout_s, deadline)))
 
     def escalate(self, notice: EscalationNotice) -> None:
         text, blocks = render(notice)

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -164,6 +165,8 @@ class Config(BaseSettings):
 
     http_timeout_seconds: float = Field(10.0, gt=0, le=300)
     http_retry_seconds: float = Field(10.0, ge=0, le=300)
+    # A tick's whole time: no write starts that could not end within it (docs/deploy.md).
+    tick_seconds: float = Field(60.0, gt=0, le=3600)
     log_format: Literal["json", "human"] | None = None
 
     # metrics (optional): the Pushgateway every armed tick pushes to, and its grouping instance
@@ -194,6 +197,19 @@ class Config(BaseSettings):
             raise ValueError(
                 "the token holds a character that is not printable ASCII (a byte-order mark, a "
                 "typographic quote, a control character?)"
+            )
+        return value
+
+    @field_validator("tick_seconds")
+    @classmethod
+    def _tick_fits_a_call(cls, value: float, info: ValidationInfo) -> float:
+        """A write starts only when its whole call (timeout plus retries) fits in what is left
+        of the tick: a tick no longer than one call could never write at all."""
+        timeout, retry = info.data.get("http_timeout_seconds"), info.data.get("http_retry_seconds")
+        if isinstance(timeout, float) and isinstance(retry, float) and value <= timeout + retry:
+            raise ValueError(
+                "must be more than AFK_HTTP_TIMEOUT_SECONDS + AFK_HTTP_RETRY_SECONDS "
+                f"({timeout + retry:g} s): a write starts only when its whole call fits"
             )
         return value
 
