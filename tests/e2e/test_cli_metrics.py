@@ -158,3 +158,11 @@ def test_without_a_pushgateway_nothing_is_pushed_or_warned(world: World) -> None
     code, _, err = run("poll", env=world.env())
     assert code == 0
     assert not [e for e in events(err) if e["level"] != "info"]
+
+
+def test_a_gateway_url_httpx_cannot_use_is_one_warning_too(world: World) -> None:
+    world.ready_issue(W, "work")
+    code, _, err = run("poll", env=world.env(pushgateway_url="http://[pushgateway:9091"))
+    assert code == 0
+    warnings = [e for e in events(err) if e["level"] == "warning"]
+    assert [w["event"] for w in warnings] == ["metrics_push_failed"]

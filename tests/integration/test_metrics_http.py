@@ -120,3 +120,15 @@ def test_hooks_already_on_the_client_are_kept() -> None:
     HttpObserver(MetricSet(), {"t3": T3}).attach(http)
     http.get(f"{T3}/api/orchestration/snapshot")
     assert seen == ["200"]
+
+
+def test_a_service_url_that_does_not_parse_counts_its_requests_as_other() -> None:
+    metrics = MetricSet()
+    http = httpx.Client(transport=httpx.MockTransport(reply))
+    HttpObserver(metrics, {"tracker": "http://[broken", "t3": T3}).attach(http)
+    http.get(f"{T3}/api/orchestration/snapshot")
+    http.get("https://git.example.com/api/v1/user")
+    assert sample(metrics, "afk_http_requests_total", service="t3", method="GET",
+                  status_class="2xx") == 1  # fmt: skip
+    assert sample(metrics, "afk_http_requests_total", service="other", method="GET",
+                  status_class="2xx") == 1  # fmt: skip

@@ -27,10 +27,12 @@ class HttpObserver:
 
     def __init__(self, metrics: MetricSet, services: dict[str, str]) -> None:
         self._metrics = metrics
-        self._bases = [
-            (name, _origin(base), urlsplit(base).path.rstrip("/"))
-            for name, base in services.items()
-        ]
+        self._bases: list[tuple[str, str, str]] = []
+        for name, base in services.items():
+            try:
+                self._bases.append((name, _origin(base), urlsplit(base).path.rstrip("/")))
+            except ValueError:  # a URL httpx cannot use either: its requests fail on their own
+                continue
 
     def attach(self, http: httpx.Client) -> None:
         hooks = http.event_hooks

@@ -20,6 +20,8 @@ from afk.metrics.carry_over import CarriedOver, previous_group
 from afk.metrics.metric_set import MetricSet
 
 _MAX_DETAIL = 160
+_HTTPX_FAILURES = (httpx.HTTPError, httpx.InvalidURL)
+"""What httpx raises for a request that got no reply, or a URL it cannot send to."""
 
 
 class PushFailed(Exception):
@@ -28,9 +30,12 @@ class PushFailed(Exception):
 
 def gateway_name(url: str) -> str:
     """``scheme://host:port`` of ``url``: what a log line may say about where metrics go."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "a URL that does not parse"
     return f"{parts.scheme}://{host}{port}"
 
 
@@ -40,7 +45,7 @@ def push_tick(metrics: MetricSet, *, url: str, job: str, instance: str, timeout_
     with httpx.Client(timeout=timeout_s, follow_redirects=False) as http:
         try:
             response = http.get(url.rstrip("/") + "/metrics")
-        except httpx.HTTPError as exc:
+        except _HTTPX_FAILURES as exc:
             raise PushFailed(f"reading {where} failed: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise PushFailed(f"reading {where} failed: HTTP {response.status_code}")
@@ -59,7 +64,7 @@ def push_tick(metrics: MetricSet, *, url: str, job: str, instance: str, timeout_
                 timeout=timeout_s,
                 handler=_through(http, where),
             )
-        except httpx.HTTPError as exc:
+        except _HTTPX_FAILURES as exc:
             raise PushFailed(f"pushing to {where} failed: {type(exc).__name__}") from None
 
 

@@ -87,7 +87,6 @@ def tick_metrics(
         yield NoMetrics()
         return
     from afk.metrics.metric_set import MetricSet
-    from afk.metrics.push import PushFailed, gateway_name, push_tick
 
     pushed = PushedMetrics(config, MetricSet())
     try:
@@ -99,19 +98,27 @@ def tick_metrics(
             duration_s=time.perf_counter() - started,
             ended_at_s=time.time(),
         )
-        try:
-            push_tick(
-                pushed.metrics,
-                url=url,
-                job=f"afk-{kind}",
-                instance=config.instance,
-                timeout_s=min(PUSH_TIMEOUT_S, config.http_timeout_seconds),
-            )
-        except PushFailed as exc:
-            events.emit(
-                "metrics_push_failed",
-                level="warning",
-                tick=kind,
-                gateway=gateway_name(url),
-                error=str(exc),
-            )
+        _push(pushed.metrics, kind, config, url, events)
+
+
+def _push(metrics: MetricSet, kind: str, config: Config, url: str, events: Events) -> None:
+    """Push, or say in one warning why not: metrics never fail the tick."""
+    from afk.metrics.push import PushFailed, gateway_name, push_tick
+
+    try:
+        push_tick(
+            metrics,
+            url=url,
+            job=f"afk-{kind}",
+            instance=config.instance,
+            timeout_s=min(PUSH_TIMEOUT_S, config.http_timeout_seconds),
+        )
+    except PushFailed as exc:
+        failure = str(exc)
+    except Exception as exc:  # whatever went wrong in the metrics, the tick's outcome stands
+        failure = f"internal error: {type(exc).__name__}"
+    else:
+        return
+    events.emit(
+        "metrics_push_failed", level="warning", tick=kind, gateway=gateway_name(url), error=failure
+    )
