@@ -1,4 +1,4 @@
-"""Parse one snapshot file in a fresh interpreter and print the memory it took, as JSON.
+"""Parse one fleet read (a snapshot or a shell) in a fresh interpreter; print its memory as JSON.
 
 tracemalloc sees only Python's allocator; pydantic-core parses in Rust, so the process's resident
 set (Linux ``/proc/self/status``) is the other half of the answer. A fresh process keeps earlier
@@ -16,7 +16,7 @@ from pathlib import Path
 import afk.cli
 import afk.loops.watcher
 import afk.wiring
-from afk.adapters.t3_snapshot import Snapshot
+from afk.adapters.t3_read_model import Fleet, parse
 
 WATCH_PATH = (afk.cli, afk.loops.watcher, afk.wiring)
 """Imported first, as ``afk watch`` imports them, so the baseline is a real tick's."""
@@ -36,10 +36,10 @@ def main(path: str) -> dict[str, float]:
         Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to now
     before = status_kb("VmRSS")
     started = time.perf_counter()
-    snapshot = Snapshot.parse(data)
+    fleet = parse(Fleet, data, what="snapshot")
     seconds = time.perf_counter() - started
     peak, after = status_kb("VmHWM"), status_kb("VmRSS")
-    threads = len(snapshot.model.threads)
+    threads = len(fleet.threads)
     return {
         "seconds": seconds,
         "peak_growth_mb": (peak - before) / 1024,
