@@ -71,6 +71,9 @@ def run_checks(config: Config) -> list[Check]:
         )
         labels = (config.label_ready, config.label_in_progress, config.label_human)
         for repo in config.allowlist:
+            issues = _issues_check(tracker, repo)
+            if issues is not None:
+                checks.append(issues)
             checks.append(_labels_check(tracker.missing_labels, repo, labels))
         if config.uses_vault:
             bearer = wiring.t3_bearer(config)
@@ -84,14 +87,39 @@ def run_checks(config: Config) -> list[Check]:
         runner = wiring.runner(config, http)
 
         def t3_probe() -> str:
-            runner.snapshot()
-            return f"{config.t3_url} answered its snapshot"
+            generation = runner.generation()
+            return (
+                f"{config.t3_url} answered (read scope): {generation.describe()}. Dispatching "
+                "also needs the token's orchestration:operate scope, which a read-only check "
+                "cannot test"
+            )
 
         checks.append(
-            _attempt("T3", t3_probe, "check AFK_T3_URL and the T3 token (orchestration:operate)")
+            _attempt(
+                "T3",
+                t3_probe,
+                "check AFK_T3_URL and the T3 token: it needs the orchestration:read and "
+                "orchestration:operate scopes",
+            )
         )
         checks.append(_slack_check(config))
     return checks
+
+
+def _issues_check(tracker: object, repo: object) -> Check | None:
+    """Can afk use the repo's issues at all? Asked of trackers that can tell (Forgejo: from v13
+    a disabled Issues unit and an unreadable repo both answer 404 on every issue URL)."""
+    probe = getattr(tracker, "issues_problem", None)
+    if not callable(probe):
+        return None
+    name = f"issues in {repo}"
+    try:
+        problem = probe(repo)
+    except AfkError as exc:
+        return Check(name, False, str(exc), "is the tracker reachable and the token valid?")
+    if problem:
+        return Check(name, False, str(problem), "afk reads, labels and comments on its issues")
+    return Check(name, True, "visible to the token, its own Issues unit on")
 
 
 def _labels_check(
@@ -103,7 +131,10 @@ def _labels_check(
     except AfkError as exc:
         return Check(name, False, str(exc), "is the repo spelled right and readable by the token?")
     if absent:
-        hint = "create these labels in the repo"
+        hint = (
+            "create these labels in the repo itself (afk reads the repo's own labels: one "
+            "defined only by its organisation does not count)"
+        )
         return Check(name, False, f"missing: {', '.join(absent)}", hint)
     return Check(name, True, "all present: " + ", ".join(labels))
 

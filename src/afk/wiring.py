@@ -98,14 +98,29 @@ def tracker_and_ci(
         )
     bearer = tracker_bearer(config)
     retry = retry_policy(config, deadline)
+    # CI is judged without the deploy check's context and waits for every required check.
     if config.tracker_kind == "github":
         return (
             GitHubTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
-            GitHubCi(url, http=http, bearer=bearer, retry=retry),
+            GitHubCi(
+                url,
+                http=http,
+                bearer=bearer,
+                retry=retry,
+                deploy_context=config.deploy_context,
+                required_checks=config.required_checks,
+            ),
         )
     return (
         ForgejoTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
-        ForgejoCi(url, http=http, bearer=bearer, retry=retry),
+        ForgejoCi(
+            url,
+            http=http,
+            bearer=bearer,
+            retry=retry,
+            deploy_context=config.deploy_context,
+            required_checks=config.required_checks,
+        ),
     )
 
 

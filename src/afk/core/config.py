@@ -33,7 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from afk.core.types import Limits, RepoRef
+from afk.core.types import Delivery, Limits, RepoRef
 from afk.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -92,9 +92,31 @@ def _repos(value: object) -> tuple[RepoRef, ...]:
                 raise ValueError(f"entry {item!r} is not an exact owner/name repository") from None
         else:
             raise ValueError(f"entry {item!r} is not an owner/name string")
-        if repo not in repos:
-            repos.append(repo)
+        if repo in repos:
+            continue
+        twin = next((seen for seen in repos if str(seen).casefold() == str(repo).casefold()), None)
+        if twin is not None:
+            # Both forges ignore case in repo names: two spellings would be one repo with two
+            # sets of thread ids and checkouts, i.e. two agents on the same issue.
+            raise ValueError(f"{twin} and {repo} are the same repository: enrol it once")
+        repos.append(repo)
     return tuple(repos)
+
+
+def _check_names(value: object) -> tuple[str, ...]:
+    """``AFK_REQUIRED_CHECKS``: status contexts or check-run names, in order, each once."""
+    items = _comma_list(value)
+    if items is None:
+        return ()
+    if not isinstance(items, list | tuple):
+        raise ValueError("expected a comma-separated list of status contexts or check names")
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"entry {item!r} is not a check name")
+        if item.strip() and item.strip() not in names:
+            names.append(item.strip())
+    return tuple(names)
 
 
 def _logins(value: object) -> frozenset[str] | None:
@@ -159,8 +181,17 @@ class Config(BaseSettings):
     max_fix_forwards: int = Field(3, ge=0)
     stall_minutes: int = Field(45, ge=1)
     max_run_minutes: int = Field(240, ge=1)
+    max_ci_minutes: int = Field(120, ge=1)
+
+    # delivery: the agent pushes to the default branch, or a branch afk opens a PR for
+    delivery: Delivery = Delivery.PUSH
+    merge: Literal["human", "auto"] = "human"
+    merge_method: Literal["squash", "merge", "rebase"] = "squash"
+    max_review_rounds: int = Field(3, ge=0)
+    branch_prefix: str = Field("afk/", min_length=1, max_length=100)
 
     deploy_context: str | None = None
+    required_checks: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_check_names)] = ()
     trusted_labelers: Annotated[frozenset[str] | None, NoDecode, BeforeValidator(_logins)] = None
 
     http_timeout_seconds: float = Field(10.0, gt=0, le=300)
@@ -172,6 +203,36 @@ class Config(BaseSettings):
     # metrics (optional): the Pushgateway every armed tick pushes to, and its grouping instance
     pushgateway_url: str | None = None
     instance: str = Field("afk", min_length=1, max_length=128)
+
+    @field_validator("required_checks")
+    @classmethod
+    def _required_checks_are_ci(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        """The deploy is judged by the deploy check alone: required as CI, it would never be."""
+        deploy = info.data.get("deploy_context")
+        if deploy and deploy in value:
+            raise ValueError(
+                f"{deploy!r} is AFK_DEPLOY_CONTEXT, the deploy check, which is never counted "
+                "as CI: leave it out of AFK_REQUIRED_CHECKS"
+            )
+        return value
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _branch_prefix(cls, value: str) -> str:
+        """The start of a git branch name (``git check-ref-format``): no spaces, no ``..``, no
+        ``~^:?*[\\``, not ending in ``.lock``, no leading ``-`` or ``/``."""
+        bad = set(" ~^:?*[\\") | {chr(c) for c in range(32)} | {"\x7f"}
+        if (
+            any(char in bad for char in value)
+            or ".." in value
+            or "@{" in value
+            or value.startswith(("-", "/", "."))
+            or "//" in value
+        ):
+            raise ValueError(f"{value!r} cannot start a git branch name")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -333,6 +394,10 @@ class Config(BaseSettings):
             max_fix_forwards=self.max_fix_forwards,
             stall_minutes=self.stall_minutes,
             max_run_minutes=self.max_run_minutes,
+            max_ci_minutes=self.max_ci_minutes,
+            delivery=self.delivery,
+            merge_auto=self.merge == "auto",
+            max_review_rounds=self.max_review_rounds,
             deploy_configured=self.deploy_context is not None,
         )
 
