@@ -109,14 +109,14 @@ def _major(http: httpx.Client) -> int:
     reply = http.get(f"{URL}/version", headers={"Authorization": f"token {TOKEN}"})
     reply.raise_for_status()
     major = forgejo_major(str(reply.json().get("version", "")))
-    assert major is not None, f"GET /version said {reply.json()!r}: not a Forgejo release"
+    assert major is not None, f"GET /version said {reply.json()!r}: no release afk can place"
     return major
 
 
 @needs_repo
 def test_the_server_names_a_release_afk_can_place(http: httpx.Client) -> None:
-    """The generation decides how labels come off; an unplaceable answer falls back to ids."""
-    assert _major(http) >= 7  # names in the add-labels body need v8, ids work everywhere
+    """The generation decides how labels come off (Gitea's 1.x reads as a release before 13)."""
+    assert _major(http) >= 1
 
 
 @needs_issue
