@@ -8,7 +8,7 @@ import pytest
 import stamina
 from _pytest.terminal import TerminalReporter
 
-from tests.reliability.harness import FAULT_KINDS, OVERLAP, RESULTS
+from tests.reliability.harness import DEADLINES, FAULT_KINDS, OVERLAP, RESULTS, TRICKLES
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +28,25 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
                 f"{case}: {rounds} rounds, 0 duplicate threads or opening turns, "
                 f"{duplicates} rounds left a second (stale) run comment"
             )
+    if DEADLINES:
+        terminalreporter.section("afk reliability: the tick deadline before every call")
+        for m in DEADLINES:
+            s = m.scenario
+            write(
+                f"{s.name}[{s.forge}]: {m.runs} runs (deadline before call 1..{m.points}), "
+                f"{len(m.violations)} violations, {m.surfaced} reported the skipped step, "
+                f"slowest settled in {m.slowest} rounds, {m.seconds:.1f}s"
+            )
+            for residual, count in sorted(m.residuals.items()):
+                write(f"    known limit, {count} runs: {residual}")
+        write(
+            f"total: {sum(m.runs for m in DEADLINES)} runs, "
+            f"{sum(len(m.violations) for m in DEADLINES)} invariant violations"
+        )
+    if TRICKLES:
+        terminalreporter.section("afk reliability: a server that trickles its replies")
+        for case, ticks, longest, deadline in TRICKLES:
+            write(f"{case}: {ticks} ticks, the longest {longest:.2f}s (deadline {deadline:g}s)")
     if not RESULTS:
         return
     terminalreporter.section("afk reliability: fault injection")

@@ -29,9 +29,13 @@ from unittest import mock
 import httpx
 import stamina
 
+from afk import wiring
+from afk.adapters.deadline import TickDeadline
 from afk.core import ids, phase_checklist
+from afk.core.config import Config
 from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE
 from afk.core.types import Phase, RepoRef
+from afk.loops.deps import MAX_WORKERS, Deps
 from afk.loops.poller import poll_tick
 from afk.loops.report import Report
 from afk.loops.watcher import watch_tick
@@ -42,8 +46,11 @@ from afk.testing.fake_slack import FakeSlack
 from afk.testing.serving import DropConnection, loopback_server
 from afk.testing.world import BOT, FORGE_HOST, SLACK_CHANNEL, SLACK_TOKEN, Forge, World
 
-FaultKind = Literal["refused", "timeout", "http500", "http429", "lost_reply"]
+FaultKind = Literal["refused", "timeout", "http500", "http429", "lost_reply", "deadline"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("refused", "timeout", "http500", "http429", "lost_reply")
+DEADLINE: FaultKind = "deadline"
+"""Not a network fault: the tick's deadline runs out just before call k, so call k and every
+later call of that tick are not started (``afk.errors.TickDeadlineReached``)."""
 Service = Literal["forge", "t3", "slack"]
 Behaviour = Literal["succeed", "fail_ci", "error"]
 Outcome = Literal["closed", "escalated"]
@@ -70,14 +77,34 @@ class Call:
         return f"#{self.index} {self.service} {self.method} {self.path}"
 
 
-class Injector:
-    """Counts every request across the fakes and says which one (``at``) gets the fault."""
+class TickClock:
+    """The clock of the run's tick deadlines: it jumps an hour when the deadline fault fires,
+    so the tick in flight is out of time and every later tick starts afresh."""
 
-    def __init__(self, *, at: int | None = None, kind: FaultKind | None = None) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Injector:
+    """Counts every request across the fakes and says which one (``at``) gets the fault.
+
+    For the ``deadline`` kind no request fails: once ``at - 1`` calls were answered, the tick
+    clock jumps, and ``skipped`` (call ``at`` of the clean run, the one afk then does not
+    start) becomes the ``hit`` that the known-limit rules look at.
+    """
+
+    def __init__(
+        self, *, at: int | None = None, kind: FaultKind | None = None, skipped: Call | None = None
+    ) -> None:
         self.at = at
         self.kind = kind
+        self.skipped = skipped
         self.calls: list[Call] = []
         self.hit: Call | None = None
+        self.clock = TickClock()
         self._lock = threading.Lock()
 
     def is_hit(self, service: Service, request: httpx.Request) -> bool:
@@ -85,10 +112,27 @@ class Injector:
         with self._lock:
             call = Call(len(self.calls) + 1, service, request.method, request.url.path)
             self.calls.append(call)
-            if call.index != self.at:
+            if call.index != self.at or self.kind == DEADLINE:
                 return False
             self.hit = call
             return True
+
+    def answered(self) -> None:
+        """A call was answered: the deadline fault fires after call ``at - 1``."""
+        with self._lock:
+            self._maybe_fire()
+
+    def tick_starts(self) -> None:
+        """A tick builds its deadline: a fault at call 1 fires before the first tick's calls."""
+        with self._lock:
+            self._maybe_fire()
+
+    def _maybe_fire(self) -> None:
+        if self.kind != DEADLINE or self.hit is not None or self.at is None:
+            return
+        if len(self.calls) >= self.at - 1:
+            self.clock.now += 3600
+            self.hit = self.skipped or Call(self.at, "forge", "?", "?")
 
 
 class _CountedSlack(FakeSlack):
@@ -100,7 +144,10 @@ class _CountedSlack(FakeSlack):
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if not self._injector.is_hit("slack", request):
-            return super().handle(request)
+            try:
+                return super().handle(request)
+            finally:
+                self._injector.answered()
         kind = self._injector.kind
         if kind == "lost_reply":
             super().handle(request)  # Slack posts the message; the answer never arrives
@@ -152,10 +199,21 @@ class FaultWorld(World):
         self.hub.target = self.slack
         return self
 
+    def deps(self, config: Config | None = None, *, max_workers: int = MAX_WORKERS) -> Deps:
+        """The tick's adapters under a deadline on the injector's clock."""
+        config = config or self.config()
+        deadline = TickDeadline(config.tick_seconds, clock=self.injector.clock)
+        self.injector.tick_starts()
+        assert self._http is not None
+        return wiring.build(config, http=self._http, max_workers=max_workers, deadline=deadline)
+
     def _route(self, request: httpx.Request) -> httpx.Response:
         service: Service = "forge" if request.url.host == FORGE_HOST else "t3"
         if not self.injector.is_hit(service, request):
-            return super()._route(request)
+            try:
+                return super()._route(request)
+            finally:
+                self.injector.answered()
         kind = self.injector.kind
         if kind == "refused":
             raise httpx.ConnectError("injected: connection refused", request=request)
@@ -294,7 +352,7 @@ class Outside:
 class Invariants:
     """What must hold after every round of every run; each breach is recorded, not raised."""
 
-    world: FaultWorld
+    world: World
     repo: str
     number: int
     label: str
@@ -394,7 +452,7 @@ class Invariants:
             if w.is_open(repo, number) or phase is not Phase.CLOSED:
                 self.fail(f"expected closed, got open={w.is_open(repo, number)} phase={phase}")
             left = labels & {READY, IN_PROGRESS, HUMAN}
-            if left == {IN_PROGRESS} and stale_lock_allowed(w.injector):
+            if left == {IN_PROGRESS} and stale_lock_allowed(_injector(w)):
                 self.residuals.append("closed, agent-in-progress left on it")
             elif left:
                 self.fail(f"closed with labels {sorted(left)}")
@@ -405,28 +463,34 @@ class Invariants:
             self.fail(f"escalated with labels {sorted(labels)}")
         slack = w.slack
         posted = len(slack.messages) if slack else 0
-        if posted == 0 and doorbell_loss_allowed(w.injector):
+        if posted == 0 and doorbell_loss_allowed(_injector(w)):
             self.residuals.append("escalated without a Slack message")
         elif posted != 1:
             self.fail(f"{posted} Slack messages (expected exactly one)")
 
 
-def stale_lock_allowed(injector: Injector) -> bool:
+def _injector(world: World) -> Injector | None:
+    found = getattr(world, "injector", None)
+    return found if isinstance(found, Injector) else None
+
+
+def stale_lock_allowed(injector: Injector | None) -> bool:
     """Known limit (docs/reliability.md): the close landed but the lock's removal after it did
     not; the watch lists open issues only, so nothing comes back for the label."""
-    hit = injector.hit
-    if hit is None or hit.service != "forge":
+    hit = injector.hit if injector is not None else None
+    if injector is None or hit is None or hit.service != "forge":
         return False
     closing = hit.method == "PATCH" and "/comments/" not in hit.path
     unlocking = hit.method == "DELETE" and "/labels/" in hit.path
     return (closing and injector.kind == "lost_reply") or unlocking
 
 
-def doorbell_loss_allowed(injector: Injector) -> bool:
-    """Known limit: the doorbell is at most once. Slack failed, or the write recording
-    ``notified`` landed but its reply was lost, so afk neither rang nor may ring later."""
-    hit = injector.hit
-    if hit is None:
+def doorbell_loss_allowed(injector: Injector | None) -> bool:
+    """Known limit: the doorbell is at most once. Slack failed (or the tick ran out of time just
+    before it), or the write recording ``notified`` landed but its reply was lost, so afk
+    neither rang nor may ring later."""
+    hit = injector.hit if injector is not None else None
+    if injector is None or hit is None:
         return False
     if hit.service == "slack":
         return True
@@ -471,6 +535,8 @@ class RunResult:
     reported_errors: int
     """Error rows across the run's tick reports: the faults afk surfaced instead of absorbing."""
     residuals: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    """The text of those error rows, in order."""
 
 
 def run(
@@ -480,9 +546,10 @@ def run(
     at: int | None = None,
     kind: FaultKind | None = None,
     max_rounds: int = 30,
+    skipped: Call | None = None,
 ) -> RunResult:
     """One run of ``scenario``, with a fault of ``kind`` at call ``at`` (or none)."""
-    injector = Injector(at=at, kind=kind)
+    injector = Injector(at=at, kind=kind, skipped=skipped)
     label = f"{scenario.name}[{scenario.forge}]" + (f" {kind}@{at}" if kind else " clean")
     with FaultWorld(injector, hub, forge=scenario.forge, repos=(REPO,)) as w:
         number = w.ready_issue(REPO, "Add a health endpoint", body="GET /healthz", priority="P1")
@@ -490,6 +557,7 @@ def run(
         outside = Outside(w, scenario.behaviour, deploy="deploy_context" in scenario.overrides)
         checks = Invariants(w, REPO, number, label)
         settled, rounds, errors = False, 0, 0
+        texts: list[str] = []
         for rounds in range(1, max_rounds + 1):  # noqa: B007 - read after the loop
             before = w.effects
             poll = poll_tick(w.deps(config, max_workers=1), config, now=w.clock())
@@ -497,6 +565,7 @@ def run(
             outside.step()
             watch = watch_tick(w.deps(config, max_workers=1), config, now=w.clock())
             errors += len(poll.errors) + len(watch.errors)
+            texts += [e.error for e in (*poll.errors, *watch.errors)]
             checks.after_round()
             w.clock.advance(1)
             fired = at is None or injector.hit is not None
@@ -516,6 +585,7 @@ def run(
             hit,
             errors,
             tuple(checks.residuals),
+            tuple(texts),
         )
 
 
@@ -534,8 +604,8 @@ def _finished(w: World, number: int, outcome: Outcome, injector: Injector) -> bo
     return record.phase is Phase.ESCALATED and HUMAN in labels and not labels & {READY, IN_PROGRESS}
 
 
-Mode = Literal["retried", "unretried"]
-ATTEMPTS: dict[Mode, int] = {"retried": 2, "unretried": 1}
+Mode = Literal["retried", "unretried", "deadline"]
+ATTEMPTS: dict[Mode, int] = {"retried": 2, "unretried": 1, "deadline": 2}
 """``retried``: afk's own retry absorbs a single fault where it may (an idempotent call, a
 refused connection, a 429), so the sweep checks what a retry repeats. ``unretried``: every fault
 reaches the tick, so the sweep checks that every write order converges on the next tick."""
@@ -586,6 +656,32 @@ def sweep(
     return matrix
 
 
+def deadline_sweep(scenario: Scenario) -> Matrix:
+    """The clean run, then one run per call k with the tick's deadline running out before it."""
+    started = time.perf_counter()
+    with (
+        stamina.set_testing(True, attempts=ATTEMPTS["deadline"]),
+        slack_hub() as hub,
+        memoized_contracts(),
+    ):
+        clean = run(scenario, hub)
+        matrix = Matrix(scenario, "deadline", points=len(clean.calls))
+        matrix.violations.extend(clean.violations)
+        matrix.by_service.update(call.service for call in clean.calls)
+        budget = clean.rounds + EXTRA_ROUNDS
+        for k in range(1, len(clean.calls) + 1):
+            result = run(
+                scenario, hub, at=k, kind=DEADLINE, max_rounds=budget, skipped=clean.calls[k - 1]
+            )
+            matrix.runs += 1
+            matrix.violations.extend(f"[deadline] {v}" for v in result.violations)
+            matrix.surfaced += result.reported_errors > 0
+            matrix.slowest = max(matrix.slowest, result.rounds)
+            matrix.residuals.update(result.residuals)
+    matrix.seconds = time.perf_counter() - started
+    return matrix
+
+
 def _points(count: int, kinds: tuple[FaultKind, ...]) -> Iterator[tuple[int, FaultKind]]:
     for k in range(1, count + 1):
         for kind in kinds:
@@ -594,6 +690,12 @@ def _points(count: int, kinds: tuple[FaultKind, ...]) -> Iterator[tuple[int, Fau
 
 RESULTS: list[Matrix] = []
 """Filled by the fault-injection test, printed by the reliability conftest's summary hook."""
+
+DEADLINES: list[Matrix] = []
+"""Filled by the tick-deadline sweep, printed by the same hook."""
+
+TRICKLES: list[tuple[str, int, float, float]] = []
+"""(case, ticks, the longest tick in seconds, its deadline), filled by the trickling-server test."""
 
 OVERLAP: list[tuple[str, int, int]] = []
 """(case, rounds, rounds that left a second run comment), filled by the overlap tests."""
