@@ -350,21 +350,7 @@ def test_a_thread_whose_create_reply_was_lost_is_thread_exists_without_a_turn(
     assert user_messages(fake) == []
 
 
-@pytest.mark.parametrize(
-    "version",
-    [
-        "0.0.33",
-        pytest.param(
-            "0.0.27",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ThreadIdRefused,
-                reason="defect: without the shell, the re-read after a refused thread.create "
-                "is the client's cached snapshot (read before the other tick made the thread)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("version", ["0.0.33", "0.0.27"])
 def test_a_thread_another_tick_made_after_this_ticks_read_is_thread_exists(
     clients: Clients, wire: Wire, fake: FakeT3
 ) -> None:
@@ -440,12 +426,6 @@ def test_a_thread_create_refused_as_invalid_is_not_read_again(
     assert wire.calls() == [POST, POST]  # project.create, thread.create: no read, no turn
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect: a failed re-read after an engine refusal is taken as 'no thread', so an "
-    "existing thread's id is reported as refused and the poller moves to the next attempt",
-)
 def test_a_refused_thread_create_whose_re_read_fails_is_not_thread_id_refused(
     clients: Clients, wire: Wire, fake: FakeT3
 ) -> None:

@@ -37,7 +37,7 @@ from afk.adapters.t3_read_model import Fleet, ReadModelError, Thread, ThreadDeta
 from afk.adapters.t3_transcript import transcript_of
 from afk.core import ids
 from afk.core.ports import BearerProvider, FleetView, Transcript
-from afk.core.prompt import opening_turn
+from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE, opening_turn
 from afk.core.types import RepoRef
 from afk.errors import (
     ServiceError,
@@ -130,6 +130,7 @@ class T3Client:
         self._retry = retry
         self._now = now
         self._snapshot: FleetRead | None = None
+        self._thread_route = True  # until the server shows it has none (before v0.0.29)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -155,6 +156,8 @@ class T3Client:
 
     def transcript(self, thread_id: str, *, turns: int, view: FleetView) -> Transcript | None:
         operation = "thread"
+        if not self._thread_route:
+            return self._from_snapshot(thread_id, view, operation)
         try:
             response = self._get(
                 THREAD_PATH + thread_id, operation, params={"turnLimit": max(1, turns)}
@@ -164,9 +167,9 @@ class T3Client:
                 raise
             if _THREAD_NOT_FOUND in exc.detail:
                 return None  # unknown, deleted or archived
-            return self._from_snapshot(thread_id, view)
+            return self._from_snapshot(thread_id, view, operation)
         if _web_page(response):
-            return self._from_snapshot(thread_id, view)
+            return self._from_snapshot(thread_id, view, operation)
         detail = self._parsed(ThreadDetail, response, operation)
         if detail.thread.gone:
             return None
@@ -195,10 +198,23 @@ class T3Client:
             messages = False
         return ServerGeneration(shell=shell, thread_route=route, snapshot_messages=messages)
 
-    def _from_snapshot(self, thread_id: str, view: FleetView) -> Transcript | None:
-        """A server before v0.0.29 has no thread route: its snapshot carries the messages."""
-        legacy = view if isinstance(view, FleetRead) and not view.from_shell else None
-        thread = (legacy or self.full_snapshot()).thread(thread_id)
+    def _from_snapshot(self, thread_id: str, view: FleetView, operation: str) -> Transcript | None:
+        """A server before v0.0.29 has no thread route: its snapshot carries the messages.
+
+        Only a server without the shell is taken for one: the shell and the thread route came
+        together (v0.0.29), so a shell-serving server whose thread route is missing is not T3
+        answering (a proxy's 404?), and its snapshot would carry no messages to fall back on.
+        """
+        if isinstance(view, FleetRead) and view.from_shell:
+            raise T3BadResponse(
+                service=KINDS.service,
+                operation=operation,
+                status=404,
+                detail="the thread route is missing on a server that serves the shell",
+            )
+        self._thread_route = False  # asked once per tick (this client lives for one)
+        legacy = view if isinstance(view, FleetRead) else self.full_snapshot()
+        thread = legacy.thread(thread_id)
         return None if thread is None else transcript_of(thread)
 
     # --- writes ---------------------------------------------------------------------------
@@ -211,6 +227,7 @@ class T3Client:
         *,
         thread_id: str,
         snapshot: FleetView,
+        preamble: str = ISSUE_IMPLEMENTER_PREAMBLE,
     ) -> str:
         view = snapshot if isinstance(snapshot, FleetRead) else self.snapshot()
         project = view.project_for(repo) or self._create_project(repo)
@@ -232,26 +249,36 @@ class T3Client:
         except T3Error as exc:
             if exc.status is None or exc.status < 500:
                 raise
-            if self._thread_exists(thread_id):
-                raise ThreadExists(
-                    service=KINDS.service,
-                    operation="dispatch thread.create",
-                    status=exc.status,
-                    detail="the thread exists already (another tick created it)",
-                ) from None
-            if engine_refused(exc):
-                raise ThreadIdRefused(
-                    service=KINDS.service,
-                    operation="dispatch thread.create",
-                    status=exc.status,
-                    detail="refused, and no live thread has this id",
-                ) from None
-            raise
-        self.send_opening(thread_id, prompt)
-        return thread_id
+            refusal = exc
+        else:
+            self.send_opening(thread_id, prompt, preamble=preamble)
+            return thread_id
+        try:
+            exists = self._thread_exists(thread_id)
+        except T3Error:
+            exists = None
+        if exists is None:
+            raise refusal
+        if exists:
+            raise ThreadExists(
+                service=KINDS.service,
+                operation="dispatch thread.create",
+                status=refusal.status,
+                detail="the thread exists already (another tick created it)",
+            )
+        if engine_refused(refusal):
+            raise ThreadIdRefused(
+                service=KINDS.service,
+                operation="dispatch thread.create",
+                status=refusal.status,
+                detail="refused, and no live thread has this id",
+            )
+        raise refusal
 
-    def send_opening(self, thread_id: str, prompt: str) -> None:
-        text = opening_turn(prompt)
+    def send_opening(
+        self, thread_id: str, prompt: str, *, preamble: str = ISSUE_IMPLEMENTER_PREAMBLE
+    ) -> None:
+        text = opening_turn(prompt, preamble)
         self._turn(thread_id, text, key=OPENING_KEY, caller="dispatch", texts=(prompt, text))
 
     def send_turn(self, thread_id: str, text: str, *, key: str) -> None:
@@ -288,16 +315,16 @@ class T3Client:
         return project
 
     def _fresh_view(self) -> FleetRead:
+        """Read the fleet again (never the tick's cached snapshot: it predates the refusal)."""
+        self._snapshot = None
         try:
             return self.snapshot()
         except T3Error:
             return self.full_snapshot()
 
     def _thread_exists(self, thread_id: str) -> bool:
-        try:
-            return self.transcript(thread_id, turns=1, view=self._fresh_view()) is not None
-        except T3Error:
-            return False
+        """Raises when T3 cannot be read: a refusal that cannot be explained stands as it is."""
+        return self.transcript(thread_id, turns=1, view=self._fresh_view()) is not None
 
     def _turn(
         self, thread_id: str, text: str, *, key: str, caller: str, texts: tuple[str, ...]
