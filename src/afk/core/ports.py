@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE
 from afk.core.provenance import PushFacts
 from afk.core.types import (
     CiState,
@@ -93,6 +94,7 @@ class AgentRunner(Protocol):
         *,
         thread_id: str,
         snapshot: FleetView,
+        preamble: str = ISSUE_IMPLEMENTER_PREAMBLE,
     ) -> str:
         """Ensure the project, create the thread, start the opening turn (preamble + prompt).
 
@@ -100,7 +102,9 @@ class AgentRunner(Protocol):
         when T3 refused the thread because it exists already (another tick created it).
         """
 
-    def send_opening(self, thread_id: str, prompt: str) -> None:
+    def send_opening(
+        self, thread_id: str, prompt: str, *, preamble: str = ISSUE_IMPLEMENTER_PREAMBLE
+    ) -> None:
         """Start the opening turn (preamble + prompt) of a thread created without it."""
 
     def send_turn(self, thread_id: str, text: str, *, key: str) -> None:
@@ -164,6 +168,38 @@ class Tracker(Protocol):
 
     def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
         """Create a repo label (``afk labels``); ``color`` is six hex digits without ``#``."""
+
+    @property
+    def fleet_listing(self) -> bool:
+        """True when ``list_fleet`` lists every repo with a few fleet-wide calls (``AFK_LISTING``):
+        its results then come from an index that may lag behind writes, and every write for a
+        pick must be preceded by consistent per-repo reads."""
+
+    def list_fleet(
+        self, repos: tuple[RepoRef, ...], label: str, *, state: IssueState = "open"
+    ) -> list[Issue]:
+        """Issues of ``repos`` carrying ``label``, listed fleet-wide; only issues of exactly
+        these repos come back (the allowlist fence applies to every item)."""
+
+    def budgets(self) -> tuple[Budget, ...]:
+        """The forge's rate budgets as its latest replies this tick showed them (empty when it
+        reports none, as Forgejo does)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One rate-limited resource of the forge (GitHub: ``core``, ``search``, …) and the share
+    ``AFK_RATE_RESERVE`` keeps for decisions on runs already in flight."""
+
+    resource: str
+    remaining: int
+    limit: int
+    reset_at: datetime | None
+    reserve: int
+
+    @property
+    def low(self) -> bool:
+        return self.remaining < self.reserve
 
 
 @dataclass(frozen=True, slots=True)

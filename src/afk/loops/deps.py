@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from afk.core.ports import AgentRunner, CiSource, Notifier, Tracker
+from afk.core.ports import AgentRunner, CiSource, Notifier, PullRequests, Tracker
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,6 +24,7 @@ class Deps:
     runner: AgentRunner
     notifier: Notifier | None = None
     max_workers: int = MAX_WORKERS
+    pulls: PullRequests | None = None
 
 
 def fan_out(items: Iterable[T], work: Callable[[T], R], *, max_workers: int) -> list[R]:

@@ -31,11 +31,11 @@ from afk.core.config import Config
 from afk.core.dispatch_policy import Pick, Plan, plan, rank
 from afk.core.ports import FleetView
 from afk.core.prompt import build_prompt
-from afk.core.types import Issue, RepoRef, RunRecord
+from afk.core.types import Issue, RepoRef
 from afk.errors import AfkError, ThreadExists, ThreadIdRefused
 from afk.loops.deps import Deps, fan_out
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
-from afk.loops.runs import known_attempts, write_comment
+from afk.loops.runs import known_attempts, new_record, preamble_for, write_comment
 
 _FRESH_ATTEMPTS = 3
 """Attempts tried in one tick when T3 refuses a thread id a deleted or archived thread holds."""
@@ -244,15 +244,22 @@ class _Starter:
             self._lock(issue)
             reason = "run in flight had lost its lock: re-locked; the run goes on as recorded"
             return self._row(issue, "adopt", reason, start.attempt)
+        if start.mode is Start.ADOPT:
+            # Lock only: two overlapping polls may both adopt the same thread (T3 answers the
+            # second opening turn with the first one's receipt, so neither can tell), and the
+            # run comment must be written once. The watch tick, which never overlaps itself,
+            # finds the locked run without its record and writes it.
+            action, reason = self._adopt(issue, start.attempt)
+            self._lock(issue)
+            return self._row(issue, action, reason, start.attempt)
+        # The run's base is read before its agent starts: its pushes must be ahead of it.
+        base = self.deps.ci.default_branch(issue.repo)
         action, reason, start = self._launch(pick, start)
         if action == "skip":
             return self._row(issue, action, reason, start.attempt)
         self._lock(issue)
         if not self.dry_run:
-            thread = ids.thread_id(issue.repo, issue.number, start.attempt)
-            record = RunRecord(
-                thread_id=thread, attempt=start.attempt, dispatched_at=self.now, updated_at=self.now
-            )
+            record = new_record(self.config, issue, start.attempt, base, self.now)
             write_comment(self.tracker, issue, comment, phase_checklist.render(record, issue))
         return self._row(issue, action, reason, start.attempt)
 
@@ -260,10 +267,8 @@ class _Starter:
         """Create the thread (or repair an adopted one); returns what was done and why."""
         issue = pick.issue
         for _ in range(_FRESH_ATTEMPTS):
-            suffix = f" (attempt {start.attempt})" if start.attempt > 1 else ""
+            suffix = _suffix(start.attempt)
             thread = ids.thread_id(issue.repo, issue.number, start.attempt)
-            if start.mode is Start.ADOPT:
-                return (*self._adopt(issue, thread, suffix), start)
             if self.dry_run:
                 return "dispatch", pick.reason + suffix, start
             try:
@@ -273,6 +278,7 @@ class _Starter:
                     build_prompt(issue),
                     thread_id=thread,
                     snapshot=self.view,
+                    preamble=preamble_for(self.config, issue, start.attempt),
                 )
             except ThreadExists:
                 # Fix (reliability suite, overlapping polls): the loser used to stamp the lock
@@ -289,15 +295,18 @@ class _Starter:
             detail=f"T3 refused {_FRESH_ATTEMPTS} fresh thread ids in a row",
         )
 
-    def _adopt(self, issue: Issue, thread: str, suffix: str) -> tuple[ActionName, str]:
+    def _adopt(self, issue: Issue, attempt: int) -> tuple[ActionName, str]:
+        suffix = _suffix(attempt)
+        thread = ids.thread_id(issue.repo, issue.number, attempt)
         seen = self.view.opening_turn_seen(thread)
         if seen is None:  # a fleet read without messages: ask the thread itself
             transcript = self.deps.runner.transcript(thread, turns=1, view=self.view)
             seen = transcript is not None and transcript.has_user_message
         if seen:
-            return "adopt", f"thread already running: lock and comment only{suffix}"
+            return "adopt", f"thread already running: locked; the watch writes its record{suffix}"
         if not self.dry_run:
-            self.deps.runner.send_opening(thread, build_prompt(issue))
+            preamble = preamble_for(self.config, issue, attempt)
+            self.deps.runner.send_opening(thread, build_prompt(issue), preamble=preamble)
         return "adopt", f"thread existed without its opening turn: turn sent{suffix}"
 
     def _lock(self, issue: Issue) -> None:
@@ -315,3 +324,7 @@ class _Starter:
         return ActionRow(
             repo=issue.repo, issue=issue.number, action=action, reason=reason, thread_id=thread
         )
+
+
+def _suffix(attempt: int) -> str:
+    return f" (attempt {attempt})" if attempt > 1 else ""

@@ -16,7 +16,18 @@ from afk.core.types import RepoRef
 if TYPE_CHECKING:
     from afk.core.config import Config
 
-ActionName = Literal["dispatch", "adopt", "skip", "wait", "fix_forward", "close", "escalate"]
+ActionName = Literal[
+    "dispatch",
+    "adopt",
+    "skip",
+    "wait",
+    "fix_forward",
+    "close",
+    "escalate",
+    "open_pr",
+    "merge",
+    "address_review",
+]
 TickName = Literal["poll", "watch"]
 
 EXIT_OK = 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from afk.core import ids
-from afk.core.ports import FleetView, RunComment, Tracker
-from afk.core.types import Issue, RepoRef, RunRecord
+from afk.core.config import Config
+from afk.core.ports import BranchHead, FleetView, RunComment, Tracker
+from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE, pull_request_preamble
+from afk.core.types import Delivery, Issue, RepoRef, RunRecord
 
 _GAP = 3
 """Attempt numbers probed past the last one found: a deleted thread leaves a hole."""
@@ -38,3 +42,30 @@ def write_comment(tracker: Tracker, issue: Issue, comment: RunComment | None, bo
         tracker.create_comment(issue.repo, issue.number, body)
     elif comment.body != body:
         tracker.edit_comment(issue.repo, comment.id, body)
+
+
+def run_branch(config: Config, issue: Issue, attempt: int) -> str | None:
+    """The branch the agent works on in pull-request delivery (none in push delivery)."""
+    if config.delivery is not Delivery.PULL_REQUEST:
+        return None
+    return ids.branch_name(config.branch_prefix, issue.number, attempt)
+
+
+def preamble_for(config: Config, issue: Issue, attempt: int) -> str:
+    branch = run_branch(config, issue, attempt)
+    return ISSUE_IMPLEMENTER_PREAMBLE if branch is None else pull_request_preamble(branch)
+
+
+def new_record(
+    config: Config, issue: Issue, attempt: int, base: BranchHead, now: datetime
+) -> RunRecord:
+    """A run's first record: its thread, and the base its pushes must be ahead of."""
+    return RunRecord(
+        thread_id=ids.thread_id(issue.repo, issue.number, attempt),
+        attempt=attempt,
+        dispatched_at=now,
+        updated_at=now,
+        default_branch=base.name,
+        base_sha=base.sha,
+        branch=run_branch(config, issue, attempt),
+    )

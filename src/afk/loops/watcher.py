@@ -31,35 +31,32 @@ from datetime import datetime
 
 from afk.core import ids, phase_checklist
 from afk.core.config import Config
-from afk.core.phases import parse_report
-from afk.core.ports import EscalationNotice, FleetView, RunComment, Transcript
-from afk.core.prompt import build_fix_forward
+from afk.core.ports import EscalationNotice, FleetView, RunComment
+from afk.core.prompt import build_fix_forward, build_update_branch
 from afk.core.run_state_machine import WORKING, apply, next_action
 from afk.core.types import (
     TERMINAL_PHASES,
-    AgentPhase,
-    AgentReport,
-    CiStatus,
     Close,
+    Delivery,
     Escalate,
     EscalationReason,
     FixForward,
     Issue,
-    Observation,
+    Merge,
+    OpenPull,
     Phase,
     RepoRef,
     RunRecord,
-    ThreadLiveness,
     Wait,
 )
 from afk.errors import AfkError, NotifyError
 from afk.loops.deps import Deps, fan_out
+from afk.loops.observe import observe, transcript_of
+from afk.loops.pull_steps import PullRequestSteps
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
-from afk.loops.runs import known_attempts, write_comment
+from afk.loops.runs import known_attempts, new_record, write_comment
 
 _LAST_REPORT_CHARS = 1500
-_SPARE_TURNS = 1
-"""Turns read beyond afk's own (the opening and one per fix-forward): room for a person's."""
 
 
 def watch_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = False) -> Report:
@@ -176,14 +173,14 @@ class _Watcher:
         return self._repair(issue, None, attempts[-1])
 
     def _repair(self, issue: Issue, comment: RunComment | None, attempt: int) -> ActionRow:
-        """A poll crashed after the lock and before the comment: write the comment now."""
-        thread = ids.thread_id(issue.repo, issue.number, attempt)
-        record = RunRecord(
-            thread_id=thread, attempt=attempt, dispatched_at=self.now, updated_at=self.now
-        )
+        """A locked run without its record: a poll adopted its thread (the watch, which never
+        overlaps itself, writes the record then), or crashed between lock and comment."""
+        base = self.deps.ci.default_branch(issue.repo)
+        record = new_record(self.config, issue, attempt, base, self.now)
         self._drop_label(issue, self.config.label_human)
         self._write(issue, comment, record)
-        return self._row(issue, "adopt", "run comment was missing: rewritten", thread, record)
+        reason = "run comment was missing: written"
+        return self._row(issue, "adopt", reason, record.thread_id, record)
 
     def _unreadable(self, issue: Issue) -> ActionRow:
         detail = "afk's run comment is unreadable (edited by hand?); a human must look"
@@ -219,10 +216,8 @@ class _Watcher:
         return self._row(issue, "escalate", f"{reason.value}: {action.detail}", thread, record)
 
     def _decide(self, issue: Issue, comment: RunComment, record: RunRecord) -> ActionRow:
-        transcript = self.deps.runner.transcript(
-            record.thread_id, turns=1 + record.fix_forwards + _SPARE_TURNS, view=self.view
-        )
-        observation = self._observe(issue, record, transcript)
+        transcript = transcript_of(self.deps, self.view, record)
+        observation = observe(self.deps, self.config, self.view, issue, record, transcript)
         action = next_action(observation, record, self.config.limits(), self.now)
         after = apply(record, observation, action, self.now)
         thread = record.thread_id
@@ -238,42 +233,20 @@ class _Watcher:
                 self.deps.runner.stop(thread)
             self._close(issue, comment, record, after, unlock=not action.stop_agent)
             return self._row(issue, "close", action.reason, thread, after)
-        last = transcript.agent_text[-_LAST_REPORT_CHARS:] if transcript else ""
-        self._escalate(issue, comment, record, after, action, last=last)
-        detail = f"{action.reason.value}: {action.detail}"
-        return self._row(issue, "escalate", detail, thread, after)
-
-    def _observe(
-        self, issue: Issue, record: RunRecord, transcript: Transcript | None
-    ) -> Observation:
-        thread = record.thread_id
-        liveness = ThreadLiveness.MISSING if transcript is None else self.view.liveness(thread)
-        report = parse_report(transcript.agent_text) if transcript else AgentReport()
-        if transcript and not transcript.complete and report.sha is None and record.sha:
-            # Only the newest turns were read and none reported a push: the last verified one
-            # (from an older turn) still stands.
-            report = AgentReport(AgentPhase.PUSHED, record.sha)
-        waiting_on = self.view.waiting_on(thread) if transcript is not None else None
-        if waiting_on is not None and transcript is not None and transcript.question:
-            waiting_on = f"{waiting_on}: {transcript.question}"
-        observation = Observation(
-            liveness=liveness,
-            report=report,
-            last_activity_at=self.view.last_activity_at(thread),
-            last_error=self.view.last_error(thread),
-            waiting_on=waiting_on,
-        )
-        if report.sha is None:
-            return observation
-        ci = self.deps.ci
-        # A sha the record holds was verified on an earlier tick: commits do not vanish.
-        if report.sha != record.sha and not ci.sha_exists(issue.repo, report.sha):
-            return replace(observation, sha_exists=False)
-        state = ci.ci_state(issue.repo, report.sha)
-        deploy = None
-        if self.config.deploy_context and state.status is CiStatus.PASSED:
-            deploy = ci.deploy_state(issue.repo, report.sha, self.config.deploy_context)
-        return replace(observation, sha_exists=True, ci=state, deploy=deploy)
+        if isinstance(action, Escalate):
+            last = transcript.agent_text[-_LAST_REPORT_CHARS:] if transcript else ""
+            self._escalate(issue, comment, record, after, action, last=last)
+            detail = f"{action.reason.value}: {action.detail}"
+            return self._row(issue, "escalate", detail, thread, after)
+        step = PullRequestSteps(self.deps, self.config, issue, comment, dry_run=self.dry_run)
+        if isinstance(action, OpenPull):
+            opened = step.open(record, after, action)
+            return self._row(issue, "open_pr", f"{action.reason}: #{opened}", thread, after)
+        if isinstance(action, Merge):
+            merged, reason = step.merge(record, after, action)
+            return self._row(issue, "merge" if merged else "wait", reason, thread, after)
+        step.address_review(record, after, action)
+        return self._row(issue, "address_review", action.reason, thread, after)
 
     # --- closed issues --------------------------------------------------------------------
 
@@ -297,6 +270,8 @@ class _Watcher:
             return self._row(issue, "close", "closed by a person: afk's labels removed")
         if record.phase in TERMINAL_PHASES:
             return self._finish(issue, comment, record)
+        if record.pull is not None and self.config.delivery is Delivery.PULL_REQUEST:
+            return self._decide(issue, comment, record)  # "Closes #N": the merge closed it
         after = replace(record, phase=Phase.CLOSED_BY_PERSON, updated_at=self.now)
         working = self.view.liveness(record.thread_id) in WORKING
         if not self.dry_run:
@@ -330,7 +305,13 @@ class _Watcher:
         so a lost reply or a crash before the record is sent again and applied once."""
         if self.dry_run:
             return
-        text = build_fix_forward(action.sha, action.ci, action.deploy)
+        if action.conflict and record.branch and after.pull is not None:
+            text = build_update_branch(action.sha, record.branch, after.pull)
+        else:
+            ci = action.ci
+            if ci is not None:
+                ci = self.deps.ci.failure_evidence(issue.repo, action.sha, ci)
+            text = build_fix_forward(action.sha, ci, action.deploy, branch=record.branch)
         self.deps.runner.send_turn(record.thread_id, text, key=f"fix:{action.sha}")
         self._write(issue, comment, after)
 
