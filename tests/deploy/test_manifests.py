@@ -461,8 +461,8 @@ def check_node_local_dns(objs: list[Obj]) -> list[str]:
 
 
 TICK_GRACE_S = 30
-"""What a pod needs beyond afk's tick deadline: scheduling, the image, Python's start, the
-report. A tick only starts a write that ends within its deadline, so the CronJob's
+"""What a pod needs beyond afk's tick deadline: its start, Python's, the metrics push (10 s at
+most) and the report. A tick only starts a write that ends within its deadline, so the CronJob's
 ``activeDeadlineSeconds`` (at least the tick's plus this) never kills a pod mid-write."""
 
 
