@@ -494,8 +494,12 @@ def check_labels(objs: list[Obj]) -> list[str]:
     ]
 
 
+VAULT_CLIENT_ENV = frozenset({"VAULT_CACERT", "VAULT_CAPATH"})
+"""Read by afk's Vault client itself, as by every Vault client (docs/deploy.md "Vault")."""
+
+
 def check_env_names_against_config(objs: list[Obj]) -> list[str]:
-    return check_env_names(objs, Config.env_names())
+    return check_env_names(objs, Config.env_names() | VAULT_CLIENT_ENV)
 
 
 COMMON_CHECKS: dict[str, Check] = {
