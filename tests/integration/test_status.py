@@ -21,7 +21,9 @@ class _Broken:
         self._tracker = tracker
         self._broken = RepoRef.parse(broken)
 
-    def find_run_comment(self, repo: RepoRef, number: int) -> RunComment | None:
+    def find_run_comment(
+        self, repo: RepoRef, number: int, *, marker: str = "<!-- afk:run "
+    ) -> RunComment | None:
         if repo == self._broken:
             raise KeyError("comments")
         return self._tracker.find_run_comment(repo, number)

@@ -58,21 +58,24 @@ def test_no_tick_outlives_its_deadline_and_the_runs_converge(world: World) -> No
             tracker_url=f"{forge}/api/v1",
             t3_url=t3,
             tick_seconds=TICK_S,
-            http_timeout_seconds=0.5,
-            http_retry_seconds=0.25,
+            http_timeout_seconds=1.0,  # a call's deadline is 1.25 s: the second one of a
+            http_retry_seconds=0.25,  # tick is cut by the tick's own deadline
         )
-        longest, ticks = 0.0, 0
+        longest, ticks, cut = 0.0, 0, 0
         for _ in range(3):
             for tick in ("poll", "watch"):
                 report, seconds = timed(tick, world, slow)
                 ticks += 1
                 longest = max(longest, seconds)
-                assert report.exit_code == 1, report
+                cut += any(
+                    "timed out" in e.error or "tick deadline" in e.error for e in report.errors
+                )
                 assert seconds <= TICK_S + GRACE_S, (tick, seconds)
                 for check in checks.values():
                     check.after_round()
             outside.step()
             world.clock.advance(1)
+    assert cut >= ticks // 2, "the trickle seldom held a call: the test proves little"
     TRICKLES.append(
         ("forge (whole replies) and T3 (bodies) at 10 ms a byte", ticks, longest, TICK_S)
     )

@@ -262,7 +262,8 @@ def test_loop_module_imports_no_metrics_library(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["import prometheus_client", "from ..metrics import tick", "from afk.metrics import x"]
+    "source",
+    ["import prometheus_client", "from ..metrics import tick", "from afk.metrics import x"],
 )
 def test_the_metrics_check_catches_a_loop_that_imports_metrics(tmp_path: Path, source: str) -> None:
     bad = tmp_path / "bad.py"

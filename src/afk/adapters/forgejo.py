@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -36,15 +37,16 @@ from afk.adapters.forgejo_ci import ForgejoCi, ci_verdict, deploy_verdict
 from afk.adapters.forgejo_labels import ForgejoLabels
 from afk.adapters.http import RetryPolicy
 from afk.adapters.issue_comments import IssueComments
+from afk.adapters.per_repo_listing import PerRepoListing
 from afk.core.phase_checklist import MARKER_PREFIX
-from afk.core.ports import BearerProvider, IssueState, RunComment
+from afk.core.ports import Approval, BearerProvider, IssueState, RunComment
 from afk.core.types import Issue, RepoRef
 from afk.errors import AfkError, TrackerNotFound
 
 __all__ = ["KINDS", "PAGE_SIZE", "ForgejoCi", "ForgejoTracker", "ci_verdict", "deploy_verdict"]
 
 
-class ForgejoTracker(ForgejoLabels, IssueComments):
+class ForgejoTracker(ForgejoLabels, IssueComments, PerRepoListing):
     """``Tracker`` over the Forgejo/Gitea REST API (``ports.Tracker``).
 
     ``base_url`` is the API base, e.g. ``https://git.example.com/api/v1``.
@@ -197,9 +199,39 @@ class ForgejoTracker(ForgejoLabels, IssueComments):
                     applier = _login(event.get("user")) or applier
         return applier
 
+    def label_approval(self, repo: RepoRef, number: int, label: str) -> Approval:
+        """From the timeline (every page): the latest event adding ``label``, and the newest
+        event at or after it. A comment counts by its last edit too, so an edited comment
+        never looks like an edit of the issue."""
+        operation = f"read the timeline of {repo}#{number}"
+        wanted = label.casefold()
+        labeler: str | None = None
+        labeled_at: datetime | None = None
+        moments: list[datetime] = []
+        for items in self._pages(
+            self._url(repo, f"/issues/{number}/timeline"), operation=operation
+        ):
+            for event in items:
+                if not isinstance(event, dict):
+                    continue
+                for key in ("created_at", "updated_at"):
+                    if isinstance(event.get(key), str):
+                        moments.append(_timestamp(event[key], operation))
+                if event.get("type") != "label" or event.get("body") != "1":
+                    continue
+                if _text(event.get("label"), "name").casefold() != wanted:
+                    continue
+                at = _timestamp(event.get("created_at"), operation)
+                if labeled_at is None or at >= labeled_at:
+                    labeler, labeled_at = _login(event.get("user")) or labeler, at
+        later = [moment for moment in moments if labeled_at is not None and moment >= labeled_at]
+        return Approval(labeler, labeled_at, max(later, default=None))
+
     # --- the run comment ------------------------------------------------------------------
 
-    def find_run_comment(self, repo: RepoRef, number: int) -> RunComment | None:
+    def find_run_comment(
+        self, repo: RepoRef, number: int, *, marker: str = MARKER_PREFIX
+    ) -> RunComment | None:
         """Only afk's own comments count: anyone can paste a marker into theirs."""
         operation = f"read the comments of {repo}#{number}"
         body = self._json("GET", self._url(repo, f"/issues/{number}/comments"), operation=operation)
@@ -208,6 +240,6 @@ class ForgejoTracker(ForgejoLabels, IssueComments):
         for item in _list(body, operation):
             text = _field(item, "body", str, operation)
             author = _login(item.get("user") if isinstance(item, dict) else None)
-            if author is not None and author.casefold() == me and MARKER_PREFIX in text:
+            if author is not None and author.casefold() == me and marker in text:
                 found.append(RunComment(id=_field(item, "id", int, operation), body=text))
         return min(found, key=lambda comment: comment.id, default=None)

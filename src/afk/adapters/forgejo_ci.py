@@ -27,7 +27,9 @@ from urllib.parse import quote
 
 import httpx
 
-from afk.adapters.forgejo_api import ForgejoApi, field, text
+from afk.adapters.forgejo_api import field, text
+from afk.adapters.forgejo_evidence import ForgejoEvidence
+from afk.adapters.forgejo_git import ForgejoGit
 from afk.adapters.http import RetryPolicy
 from afk.core.ports import BearerProvider
 from afk.core.types import (
@@ -46,7 +48,7 @@ _KNOWN = _FAILING | _PASSING | {"pending", "warning"}
 NOT_REPORTED = "required, not reported yet"
 
 
-class ForgejoCi(ForgejoApi):
+class ForgejoCi(ForgejoEvidence, ForgejoGit):
     """``CiSource`` from Forgejo commit statuses; a deploy is a status context too.
 
     ``deploy_context`` is left out of the CI verdict (it is the deploy check's);

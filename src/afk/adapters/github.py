@@ -25,7 +25,8 @@ from afk.adapters.github_api import timestamp as _timestamp
 from afk.adapters.github_ci import GitHubCi, reduce_ci
 from afk.adapters.http import RetryPolicy
 from afk.adapters.issue_comments import IssueComments
-from afk.core.ports import BearerProvider, IssueState, RunComment
+from afk.adapters.per_repo_listing import PerRepoListing
+from afk.core.ports import Approval, BearerProvider, IssueState, RunComment
 from afk.core.types import Issue, RepoRef
 from afk.errors import LabelMissing, TrackerAuthError, TrackerNotFound, TrackerRejected
 
@@ -42,7 +43,7 @@ __all__ = [
 RUN_MARKER = "<!-- afk:run "
 
 
-class GitHubTracker(GitHubApi, IssueComments):
+class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
     """``Tracker`` over GitHub's REST API (``ports.Tracker``)."""
 
     def __init__(
@@ -127,7 +128,9 @@ class GitHubTracker(GitHubApi, IssueComments):
         except TrackerNotFound:
             return  # GitHub answers 404 when the label is not on the issue: already removed
 
-    def find_run_comment(self, repo: RepoRef, number: int) -> RunComment | None:
+    def find_run_comment(
+        self, repo: RepoRef, number: int, *, marker: str = RUN_MARKER
+    ) -> RunComment | None:
         operation = f"read comments of {repo}#{number}"
         me = self.bot_login().casefold()
         url = self._url(repo, f"/issues/{number}/comments")
@@ -138,7 +141,7 @@ class GitHubTracker(GitHubApi, IssueComments):
                 body = item.get("body")
                 if author is None or author.casefold() != me or not isinstance(body, str):
                     continue
-                if RUN_MARKER in body:
+                if marker in body:
                     mine.append(RunComment(id=_field(item, "id", int, operation), body=body))
         return min(mine, key=lambda c: c.id, default=None)
 
@@ -170,6 +173,45 @@ class GitHubTracker(GitHubApi, IssueComments):
                 if latest is None or key[:2] > latest[:2]:
                     latest = key
         return None if latest is None else latest[2]
+
+    def label_approval(self, repo: RepoRef, number: int, label: str) -> Approval:
+        """The latest ``labeled`` event of ``label`` (events, every page), and the newest issue
+        event or comment (by its creation or last edit) at or after it. The events list holds
+        label changes, renames and the like but not comments, so the comments are read too."""
+        operation = f"read events of {repo}#{number}"
+        wanted = label.casefold()
+        latest: tuple[datetime, int, str | None] | None = None
+        moments: list[datetime] = []
+        url = self._url(repo, f"/issues/{number}/events")
+        for _, items in self._pages(url, operation=operation, params={}):
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                at = _timestamp(item.get("created_at"), operation)
+                moments.append(at)
+                if item.get("event") != "labeled":
+                    continue
+                name = _field(_field(item, "label", dict, operation), "name", str, operation)
+                if name.casefold() != wanted:
+                    continue
+                key = (at, _field(item, "id", int, operation), _login(item.get("actor")))
+                if latest is None or key[:2] > latest[:2]:
+                    latest = key
+        if latest is None:
+            return Approval(None, None, None)
+        operation = f"read comments of {repo}#{number}"
+        url = self._url(repo, f"/issues/{number}/comments")
+        for _, items in self._pages(url, operation=operation, params={}):
+            for item in items:
+                for key_name in ("created_at", "updated_at"):
+                    if isinstance(item, dict) and isinstance(item.get(key_name), str):
+                        moments.append(_timestamp(item[key_name], operation))
+        labeled_at = latest[0]
+        later = [moment for moment in moments if moment >= labeled_at]
+        return Approval(latest[2], labeled_at, max(later, default=None))
+
+    def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
+        raise NotImplementedError("afk labels: being built")
 
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         known = self._repo_labels(repo, fresh=True)

@@ -30,7 +30,9 @@ from urllib.parse import quote
 
 import httpx
 
-from afk.adapters.github_api import GITHUB_API, GitHubApi, field, timestamp
+from afk.adapters.github_api import GITHUB_API, field, timestamp
+from afk.adapters.github_evidence import GitHubEvidence
+from afk.adapters.github_git import GitHubGit
 from afk.adapters.http import RetryPolicy
 from afk.core.ports import BearerProvider
 from afk.core.types import CiCheck, CiState, CiStatus, DeployState, DeployStatus, RepoRef
@@ -55,7 +57,7 @@ class Verdict:
     evidence: bool = False
 
 
-class GitHubCi(GitHubApi):
+class GitHubCi(GitHubEvidence, GitHubGit):
     """``CiSource`` over GitHub: status contexts + check runs, and deployments by environment.
 
     ``deploy_context`` names the deploy check, never counted as CI; ``required_checks`` are the

@@ -387,6 +387,7 @@ class Config(BaseSettings):
             max_concurrent=self.max_concurrent,
             label_in_progress=self.label_in_progress,
             trusted_labelers=self.trusted_labelers,
+            label_ready=self.label_ready,
         )
 
     def limits(self) -> Limits:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from afk.core.ports import Approval
 from afk.core.types import Issue, Priority, RepoRef
 
 
@@ -22,6 +23,7 @@ class DispatchPolicy:
     max_concurrent: int
     label_in_progress: str
     trusted_labelers: frozenset[str] | None = None
+    label_ready: str = "ready-for-agent"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class SkipReason(StrEnum):
     CAP_REACHED = "cap_reached"
     NOT_ALLOWLISTED = "not_allowlisted"
     UNTRUSTED_LABELER = "untrusted_labeler"
+    EDITED_AFTER_APPROVAL = "edited_after_approval"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ def plan(ready: Sequence[Issue], in_progress: Sequence[Issue], policy: DispatchP
             # After the lock and priority checks, so the poller need only ask who labelled the
             # issues that could still be picked (a timeline read each): see poller._labelers.
             skips.append(Skip(issue, SkipReason.UNTRUSTED_LABELER, _untrusted(issue)))
+        elif trusted is not None and issue.edited_after_approval:
+            detail = f"edited after approval: re-apply {policy.label_ready} to approve this version"
+            skips.append(Skip(issue, SkipReason.EDITED_AFTER_APPROVAL, detail))
         elif len(in_flight) + len(picks) >= policy.max_concurrent:
             cap = policy.max_concurrent
             skips.append(Skip(issue, SkipReason.CAP_REACHED, f"concurrency cap {cap} reached"))
@@ -123,3 +129,20 @@ def _pick_reason(issue: Issue) -> str:
     priority = issue.priority
     label = "unprioritised" if priority is Priority.NONE else priority.name
     return f"{label}, oldest ready in {issue.repo}"
+
+
+def edited_after_approval(updated_at: datetime | None, approval: Approval) -> bool:
+    """Did the issue change after the ready label was applied, in a way the timeline does not
+    explain (a body or title edit)? An approval covers the text as it was when it was given.
+
+    Neither forge's REST API reports a body edit, but every change moves the issue's
+    ``updated_at``, and the timeline holds every other kind of change (labels, comments,
+    renames, …). So an ``updated_at`` later than the approving label event and than every
+    later timeline event is an unexplained edit. Conservative: it may also refuse an issue
+    whose change left no timeline trace for another reason (the forge's own bookkeeping), and
+    the fix is the same: re-apply the label. Unknown times count as edited.
+    """
+    if updated_at is None or approval.labeled_at is None:
+        return True
+    explained = max(approval.labeled_at, approval.explained_until or approval.labeled_at)
+    return updated_at > explained

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from afk.core.phase_checklist import MARKER_PREFIX as RUN_MARKER
 from afk.core.prompt import ISSUE_IMPLEMENTER_PREAMBLE
 from afk.core.provenance import PushFacts
 from afk.core.types import (
@@ -145,8 +146,11 @@ class Tracker(Protocol):
     def remove_label(self, repo: RepoRef, number: int, label: str) -> None:
         """Idempotent: removing a label the issue does not carry succeeds."""
 
-    def find_run_comment(self, repo: RepoRef, number: int) -> RunComment | None:
-        """The oldest comment authored by afk's account that holds a run marker, if any."""
+    def find_run_comment(
+        self, repo: RepoRef, number: int, *, marker: str = RUN_MARKER
+    ) -> RunComment | None:
+        """The oldest comment authored by afk's account that holds ``marker`` (by default the
+        run marker), if any: anyone can paste a marker into their own comment."""
 
     def create_comment(self, repo: RepoRef, number: int, body: str) -> RunComment: ...
 

@@ -67,7 +67,8 @@ class Issue:
     ``trigger_labeler`` is who applied the ready label, filled in only when the trusted-labeler
     check is configured (it costs a request per issue); ``None`` means unknown. ``state`` is
     ``open`` unless the issue was listed among closed ones; ``updated_at`` is the forge's last
-    change of the issue, when the listing gave it.
+    change of the issue, when the listing gave it; ``edited_after_approval`` is set with the
+    labeler when its title or body may have changed after the ready label was applied.
     """
 
     repo: RepoRef
@@ -81,6 +82,7 @@ class Issue:
     trigger_labeler: str | None = None
     state: str = "open"
     updated_at: datetime | None = None
+    edited_after_approval: bool = False
 
     def has_label(self, name: str) -> bool:
         """Label names compare case-insensitively, as both forges display them."""

@@ -22,20 +22,27 @@ Forbid`` is the outer fence.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from afk.core import ids, phase_checklist
 from afk.core.adoption import Start, StartPlan, plan_start
 from afk.core.config import Config
-from afk.core.dispatch_policy import Pick, Plan, plan, rank
-from afk.core.ports import FleetView
+from afk.core.dispatch_policy import (
+    Pick,
+    Plan,
+    SkipReason,
+    edited_after_approval,
+    plan,
+    rank,
+)
+from afk.core.ports import Approval, FleetView
 from afk.core.prompt import build_prompt
 from afk.core.types import Issue, RepoRef
 from afk.errors import AfkError, ThreadExists, ThreadIdRefused
 from afk.loops.deps import Deps, fan_out
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
-from afk.loops.runs import known_attempts, new_record, preamble_for, write_comment
+from afk.loops.runs import budget_note, known_attempts, new_record, preamble_for, write_comment
 
 _FRESH_ATTEMPTS = 3
 """Attempts tried in one tick when T3 refuses a thread id a deleted or archived thread holds."""
@@ -46,6 +53,7 @@ class _RepoIssues:
     repo: RepoRef
     ready: list[Issue]
     in_progress: list[Issue]
+    approvals: dict[int, Approval] = field(default_factory=dict)
 
 
 def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = False) -> Report:
@@ -57,20 +65,30 @@ def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fals
     if not config.armed:
         report.notes.append(f"{config.disarmed_reason()}; dry run: nothing will be written")
 
-    gathered = fan_out(
-        config.allowlist,
-        lambda repo: _gather(deps, config, repo, report),
-        max_workers=deps.max_workers,
-    )
-    repos = [g for g in gathered if g is not None]
+    if deps.tracker.fleet_listing:
+        repos = _gather_fleet(deps, config, report)
+    else:
+        gathered = fan_out(
+            config.allowlist,
+            lambda repo: _gather(deps, config, repo, report),
+            max_workers=deps.max_workers,
+        )
+        repos = [g for g in gathered if g is not None]
     ready = [issue for g in repos for issue in g.ready]
     in_progress = [issue for g in repos for issue in g.in_progress]
     decided = plan(ready, in_progress, config.dispatch_policy())
+    low = budget_note(deps.tracker, [f"dispatch of {p.issue.key}" for p in decided.picks])
+    if low is not None:
+        report.notes.append(low)
+        decided = Plan((), decided.skips)  # the reserve is for the runs already in flight
     view = _fleet(deps, decided, report) if decided.picks else None
     picks: list[Pick] = []
     if view is not None:
         picks = _outside_busy_checkouts(decided, ready, view, report)
     _report_skips(decided, report, taken={(p.issue.repo, p.issue.number) for p in picks})
+    if not dry_run:
+        approvals = {(g.repo, n): a for g in repos for n, a in g.approvals.items()}
+        _note_edits(deps, config, decided, approvals, report)
     if view is not None:
         starter = _Starter(deps, config, view, now, report, dry_run=dry_run)
         fan_out(picks, starter.start, max_workers=deps.max_workers)
@@ -82,15 +100,44 @@ def _gather(deps: Deps, config: Config, repo: RepoRef, report: Report) -> _RepoI
     try:
         ready = _own(repo, deps.tracker.list_issues(repo, config.label_ready))
         in_progress = _own(repo, deps.tracker.list_issues(repo, config.label_in_progress))
+        approvals: dict[int, Approval] = {}
         if config.trusted_labelers is not None:
-            ready = _with_labelers(deps, config, ready, locked=bool(in_progress))
+            ready = _with_labelers(deps, config, ready, approvals, locked=bool(in_progress))
     except AfkError as exc:
         report.fail(repo, str(exc))
         return None
     except Exception as exc:  # a bug must not stop the other repos
         report.fail(repo, f"internal error: {type(exc).__name__}")
         return None
-    return _RepoIssues(repo, ready, in_progress)
+    return _RepoIssues(repo, ready, in_progress, approvals)
+
+
+def _gather_fleet(deps: Deps, config: Config, report: Report) -> list[_RepoIssues]:
+    """Every enrolled repo's ready and locked issues in a few fleet-wide calls. The listing is
+    a hint (an index that may lag behind writes): each pick is read again before any write."""
+    tracker, repos = deps.tracker, tuple(config.allowlist)
+    try:
+        ready = tracker.list_fleet(repos, config.label_ready)
+        skipped = budget_note(deps.tracker, ["the in-progress listing and every dispatch"])
+        if skipped is not None:
+            report.notes.append(skipped)
+            return []
+        locked = tracker.list_fleet(repos, config.label_in_progress)
+    except AfkError as exc:
+        report.fail(None, f"fleet listing failed: {exc}")
+        return []
+    gathered: list[_RepoIssues] = []
+    for repo in repos:
+        mine, held = _own(repo, ready), _own(repo, locked)
+        approvals: dict[int, Approval] = {}
+        try:
+            if config.trusted_labelers is not None:
+                mine = _with_labelers(deps, config, mine, approvals, locked=bool(held))
+        except AfkError as exc:
+            report.fail(repo, str(exc))
+            continue
+        gathered.append(_RepoIssues(repo, mine, held, approvals))
+    return gathered
 
 
 def _own(repo: RepoRef, issues: list[Issue]) -> list[Issue]:
@@ -98,23 +145,75 @@ def _own(repo: RepoRef, issues: list[Issue]) -> list[Issue]:
     return [issue for issue in issues if issue.repo == repo]
 
 
-def _with_labelers(deps: Deps, config: Config, ready: list[Issue], *, locked: bool) -> list[Issue]:
-    """Ask who applied the ready label only where the answer can matter (a timeline read each).
+def _with_labelers(
+    deps: Deps,
+    config: Config,
+    ready: list[Issue],
+    approvals: dict[int, Approval],
+    *,
+    locked: bool,
+) -> list[Issue]:
+    """Ask who applied the ready label, and whether the text changed after, only where the
+    answer can matter (a timeline read each).
 
     A locked repo picks nothing, and the plan skips every issue ranked below the repo's pick as
     lower priority before it looks at labelers, so the issues are asked about in rank order
-    until the first trusted one. The rest keep an unknown labeler, which the plan never reaches.
+    until the first one a trusted labeler approved as it reads now. The rest keep an unknown
+    labeler, which the plan never reaches.
     """
     if locked or any(issue.has_label(config.label_in_progress) for issue in ready):
         return ready
     trusted = {login.casefold() for login in config.trusted_labelers or ()}
     checked: dict[int, Issue] = {}
     for issue in sorted(ready, key=rank):
-        labeler = deps.tracker.label_applier(issue.repo, issue.number, config.label_ready)
-        checked[issue.number] = replace(issue, trigger_labeler=labeler)
-        if labeler is not None and labeler.casefold() in trusted:
+        approval = deps.tracker.label_approval(issue.repo, issue.number, config.label_ready)
+        approvals[issue.number] = approval
+        edited = edited_after_approval(issue.updated_at, approval)
+        checked[issue.number] = replace(
+            issue, trigger_labeler=approval.labeler, edited_after_approval=edited
+        )
+        if approval.labeler is not None and approval.labeler.casefold() in trusted and not edited:
             break
     return [checked.get(issue.number, issue) for issue in ready]
+
+
+def _note_edits(
+    deps: Deps,
+    config: Config,
+    decided: Plan,
+    approvals: dict[tuple[RepoRef, int], Approval],
+    report: Report,
+) -> None:
+    """Say once on an issue why afk will not start it: its text changed after its approval.
+
+    The note carries a hidden marker naming the approval it is about, so a later approval (a
+    re-applied label) that is edited again gets a note of its own, and no poll repeats one.
+    """
+    for skip in decided.skips:
+        if skip.reason is not SkipReason.EDITED_AFTER_APPROVAL:
+            continue
+        issue = skip.issue
+        approval = approvals.get((issue.repo, issue.number))
+        if approval is None:
+            continue
+        try:
+            stamp = approval.labeled_at.isoformat() if approval.labeled_at else "unknown"
+            marker = f"<!-- afk:edited-after-approval {stamp} -->"
+            if deps.tracker.find_run_comment(issue.repo, issue.number, marker=marker) is None:
+                deps.tracker.create_comment(
+                    issue.repo, issue.number, _edit_note(config, approval.labeler, marker)
+                )
+        except AfkError as exc:
+            report.fail(issue.repo, str(exc), issue.number)
+
+
+def _edit_note(config: Config, labeler: str | None, marker: str) -> str:
+    by = f" by @{labeler}" if labeler else ""
+    return (
+        f"afk did not start an agent on this issue: its title or body changed after "
+        f"`{config.label_ready}` was applied{by}. An approval covers the text as it was when it "
+        f"was given: re-apply `{config.label_ready}` to approve this version.\n\n{marker}\n"
+    )
 
 
 def _report_skips(decided: Plan, report: Report, *, taken: set[tuple[RepoRef, int]]) -> None:
@@ -217,7 +316,39 @@ class _Starter:
         if row is not None:
             self.report.act(replace(row, duration_ms=(time.perf_counter() - started) * 1000))
 
+    def _confirm(self, pick: Pick) -> Pick | str:
+        """A fleet listing is a hint: before any write, read the issue and its repo's locks
+        from the forge itself. Returns the pick (with the issue as it is now), or why not."""
+        issue, config, tracker = pick.issue, self.config, self.tracker
+        fresh = tracker.get_issue(issue.repo, issue.number)
+        if fresh.state != "open":
+            return "the fleet listing was behind: the issue is closed"
+        if not fresh.has_label(config.label_ready):
+            return f"the fleet listing was behind: {config.label_ready} is gone"
+        if fresh.has_label(config.label_in_progress):
+            return "the fleet listing was behind: the issue is locked already"
+        others = [
+            i.number
+            for i in tracker.list_issues(issue.repo, config.label_in_progress)
+            if i.number != issue.number
+        ]
+        if others:
+            return f"repo locked by #{others[0]} (seen on a fresh read)"
+        approved = replace(fresh, trigger_labeler=issue.trigger_labeler)
+        if config.trusted_labelers is not None and issue.edited_after_approval is False:
+            approval = tracker.label_approval(issue.repo, issue.number, config.label_ready)
+            if edited_after_approval(fresh.updated_at, approval):
+                return (
+                    f"edited after approval: re-apply {config.label_ready} to approve this version"
+                )
+        return Pick(approved, pick.reason)
+
     def _start(self, pick: Pick) -> ActionRow | None:
+        if self.deps.tracker.fleet_listing:
+            confirmed = self._confirm(pick)
+            if isinstance(confirmed, str):
+                return self._row(pick.issue, "skip", confirmed)
+            pick = confirmed
         issue, config = pick.issue, self.config
         # Checked only for a repo about to get a run (idle repos cost no read for it): a lock
         # that cannot be stamped after a dispatch would leave an agent running unlocked.

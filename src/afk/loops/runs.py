@@ -69,3 +69,22 @@ def new_record(
         base_sha=base.sha,
         branch=run_branch(config, issue, attempt),
     )
+
+
+def budget_note(tracker: Tracker, skipped: list[str]) -> str | None:
+    """The report note when a rate budget is under its reserve (``None`` when none is).
+
+    The reserve is kept for decisions on runs already in flight, so a low budget skips new
+    listings and dispatches, never the watch of a run: nothing failed, and the next tick goes
+    on where this one stopped.
+    """
+    low = [budget for budget in tracker.budgets() if budget.low]
+    if not low or not skipped:
+        return None
+    parts = []
+    for budget in low:
+        when = budget.reset_at.isoformat() if budget.reset_at else "an unknown time"
+        parts.append(
+            f"{budget.resource} {budget.remaining} left of {budget.limit}, resets at {when}"
+        )
+    return f"rate budget low: {'; '.join(parts)}; skipped: {', '.join(skipped)}"

@@ -133,7 +133,7 @@ class FakeGitHub(FaultControls):
             return _error_reply(404, {})
         template, handler, params = route
         try:
-            user = self._authenticate(request)
+            user = self._authenticate(request, path)
             self._check_headers(request)
             try:
                 check_request("github", request, path)
@@ -149,6 +149,7 @@ class FakeGitHub(FaultControls):
             text = "Not Found" if isinstance(exc, NotFoundError) else exc.message
             status, body, headers = exc.status, _error_body(exc.status, text), {}
         self._check_reply(request, path, template, status, body)
+        headers = {**headers, **self._extra_headers(request, path, status)}
         return httpx.Response(
             status,
             headers={"content-type": "application/json; charset=utf-8", **headers},
@@ -164,11 +165,22 @@ class FakeGitHub(FaultControls):
                 return template, handler, {k: unquote(v) for k, v in match.groupdict().items()}
         return None
 
+    def _extra_headers(self, request: httpx.Request, path: str, status: int) -> dict[str, str]:
+        """Headers every reply carries besides its route's own (the rate-limit headers)."""
+        from afk.testing import fake_github_fleet
+
+        return fake_github_fleet.reply_headers(self, request, path, status)
+
     def _violate(self, what: str) -> None:
         with self._lock:
             self._violations.append(what)
 
-    def _authenticate(self, request: httpx.Request) -> User:
+    def _authenticate(self, request: httpx.Request, path: str = "") -> User:
+        from afk.testing import fake_github_fleet
+
+        app_user = fake_github_fleet.authenticate(self, request, path)
+        if app_user is not None:
+            return app_user
         scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
         if not token:
             raise _Refused(401, "Requires authentication")
@@ -205,6 +217,23 @@ class FakeGitHub(FaultControls):
     # --- routes -----------------------------------------------------------------------------
 
     def _table(self) -> list[tuple[str, str, Callable[..., _Reply]]]:
+        # Each concern's routes live in its own module (imported here: they import this one).
+        from afk.testing import (
+            fake_github_evidence,
+            fake_github_fleet,
+            fake_github_git,
+            fake_github_pulls,
+        )
+
+        extra = [
+            *fake_github_git.routes(self),
+            *fake_github_pulls.routes(self),
+            *fake_github_fleet.routes(self),
+            *fake_github_evidence.routes(self),
+        ]
+        return self._core_table() + extra
+
+    def _core_table(self) -> list[tuple[str, str, Callable[..., _Reply]]]:
         repo = "/repos/{owner}/{repo}"
         issue = f"{repo}/issues/{{issue_number}}"
         commit = f"{repo}/commits/{{ref}}"

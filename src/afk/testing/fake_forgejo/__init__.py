@@ -26,18 +26,34 @@ reply outside it is a bug in the fake and raises ``AssertionError``.
 
 from __future__ import annotations
 
+from afk.testing.fake_forgejo.actions_routes import ActionsRoutes
 from afk.testing.fake_forgejo.commit_routes import CommitRoutes
+from afk.testing.fake_forgejo.git_routes import GitRoutes
 from afk.testing.fake_forgejo.issue_routes import IssueRoutes
 from afk.testing.fake_forgejo.label_routes import LabelRoutes
+from afk.testing.fake_forgejo.pull_routes import PullRoutes
+from afk.testing.fake_forgejo.search_routes import SearchRoutes
 from afk.testing.fake_forgejo.server import API_PREFIX, DEFAULT_PAGE_SIZE, Handler
 
 __all__ = ["API_PREFIX", "DEFAULT_PAGE_SIZE", "FakeForgejo"]
 
 
-class FakeForgejo(IssueRoutes, LabelRoutes, CommitRoutes):
+class FakeForgejo(
+    IssueRoutes, LabelRoutes, CommitRoutes, GitRoutes, PullRoutes, SearchRoutes, ActionsRoutes
+):
     """``handle`` serves Forgejo's API from ``state``; see the module docstring for its rules."""
 
     def routes(self) -> list[tuple[str, str, tuple[str, ...], Handler]]:
+        # Each concern's routes live in its own mixin module.
+        return [
+            *self._core_routes(),
+            *self.git_routes(),
+            *self.pull_routes(),
+            *self.search_routes(),
+            *self.actions_routes(),
+        ]
+
+    def _core_routes(self) -> list[tuple[str, str, tuple[str, ...], Handler]]:
         repo = "/repos/{owner}/{repo}"
         removal = "{id}" if self.contract == "forgejo" else "{identifier}"
         return [

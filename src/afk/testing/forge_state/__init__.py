@@ -14,6 +14,7 @@ server's threads and a test's controls can touch the same state. Times come from
 from __future__ import annotations
 
 from afk.testing.forge_state.ci import CiMixin
+from afk.testing.forge_state.git import CompareStatus, Comparison
 from afk.testing.forge_state.issues import IssuesMixin
 from afk.testing.forge_state.records import (
     CheckRun,
@@ -42,6 +43,8 @@ __all__ = [
     "Clock",
     "Comment",
     "CommitStatus",
+    "CompareStatus",
+    "Comparison",
     "CrossReference",
     "Deployment",
     "DeploymentStatus",

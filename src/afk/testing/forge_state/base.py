@@ -36,6 +36,8 @@ class _RepoData:
     issues: dict[int, Issue] = field(default_factory=dict)
     commits: set[str] = field(default_factory=set)
     branches: dict[str, str] = field(default_factory=dict)
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    committed_at: dict[str, datetime] = field(default_factory=dict)
     statuses: list[CommitStatus] = field(default_factory=list)
     check_runs: list[CheckRun] = field(default_factory=list)
     deployments: dict[int, Deployment] = field(default_factory=dict)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from afk.testing.forge_state.base import StateBase
+from afk.testing.forge_state.git import GitMixin
 from afk.testing.forge_state.records import (
     CheckRun,
     CommitStatus,
@@ -14,36 +13,11 @@ from afk.testing.forge_state.records import (
     NotFoundError,
 )
 
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
-
-class CiMixin(StateBase):
+class CiMixin(GitMixin):
     """The latest status of a context wins; check runs and deployments are GitHub's only."""
 
     # --- commits, statuses, checks, deployments -------------------------------------------
-
-    def add_commit(self, repo: str, sha: str, *, branch: str | None = None) -> str:
-        """Record a pushed commit (and move ``branch`` to it when given)."""
-        if not _SHA.match(sha):
-            raise ValueError(f"not a 40-hex sha: {sha!r}")
-        with self._lock:
-            data = self._data(repo)
-            data.commits.add(sha)
-            if branch is not None:
-                data.branches[branch] = sha
-            return sha
-
-    def has_commit(self, repo: str, sha: str) -> bool:
-        with self._lock:
-            return sha in self._data(repo).commits
-
-    def resolve_ref(self, repo: str, ref: str) -> str | None:
-        """A known sha, or the head of a known branch; None otherwise."""
-        with self._lock:
-            data = self._data(repo)
-            if ref in data.commits:
-                return ref
-            return data.branches.get(ref)
 
     def set_status(
         self,

@@ -1,0 +1,15 @@
+"""FakeGitHub's pull-request routes: open, find by head, merge, reviews and review comments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from afk.testing.fake_github import FakeGitHub
+
+Route = tuple[str, str, Callable[..., Any]]
+
+
+def routes(fake: FakeGitHub) -> list[Route]:
+    return []
