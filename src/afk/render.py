@@ -140,15 +140,33 @@ def status_text(status: StatusReport) -> str:
     if not status.rows and not status.errors:
         return "no runs in flight"
     header = ("repo", "issue", "phase", "age", "thread", "last event")
-    table: list[tuple[str, ...]] = [header]
+    pulls = any(row.pull is not None for row in status.rows)
+    table: list[tuple[str, ...]] = [(*header, "pull request") if pulls else header]
     for row in status.rows:
         age = f"{row.age_minutes}m" if row.age_minutes is not None else "?"
-        table.append(
-            (str(row.repo), f"#{row.issue}", row.phase, age, row.thread_id or "-", row.last_event)
-        )
+        cells = (str(row.repo), f"#{row.issue}", row.phase, age, row.thread_id or "-",
+                 row.last_event)  # fmt: skip
+        table.append((*cells, _pull_cell(row.pull, row.waiting_on)) if pulls else cells)
     lines = _columns(table)
     lines += [f"ERROR {e.repo or ''}: {e.error}" for e in status.errors]
     return "\n".join(lines)
+
+
+_WAITS_ON = {
+    "ci": "waits on CI",
+    "review": "waits on a review",
+    "merge": "waits on a merge",
+    "deploy": "merged; waits on the deploy",
+    "agent": "the agent is answering CI or a review",
+    "person": "closed without merging",
+}
+
+
+def _pull_cell(pull: int | None, waiting_on: str | None) -> str:
+    """The pull-request column (pull-request delivery only): its number and what it waits on."""
+    if pull is None:
+        return "-"
+    return f"#{pull} {_WAITS_ON.get(waiting_on or '', '')}".rstrip()
 
 
 def status_json(status: StatusReport) -> str:
