@@ -13,9 +13,22 @@ server's threads and a test's controls can touch the same state. Times come from
 
 from __future__ import annotations
 
-from afk.testing.forge_state.ci import CiMixin
 from afk.testing.forge_state.git import CompareStatus, Comparison
-from afk.testing.forge_state.issues import IssuesMixin
+from afk.testing.forge_state.pulls import (
+    BranchProtection,
+    ClosingScope,
+    HeadMovedError,
+    MergeMethod,
+    MergeRefusal,
+    MergeRefusedError,
+    NoChangesError,
+    Pull,
+    PullExistsError,
+    PullReview,
+    PullsMixin,
+    ReviewLineComment,
+    ReviewState,
+)
 from afk.testing.forge_state.records import (
     CheckRun,
     Clock,
@@ -39,8 +52,10 @@ from afk.testing.forge_state.records import (
 )
 
 __all__ = [
+    "BranchProtection",
     "CheckRun",
     "Clock",
+    "ClosingScope",
     "Comment",
     "CommitStatus",
     "CompareStatus",
@@ -51,18 +66,28 @@ __all__ = [
     "ForbiddenError",
     "ForgeState",
     "ForgeStateError",
+    "HeadMovedError",
     "InvalidError",
     "Issue",
     "IssueState",
     "IssuesUnit",
     "Label",
     "LabelEvent",
+    "MergeMethod",
+    "MergeRefusal",
+    "MergeRefusedError",
+    "NoChangesError",
     "NotFoundError",
+    "Pull",
+    "PullExistsError",
+    "PullReview",
     "Repo",
+    "ReviewLineComment",
+    "ReviewState",
     "User",
     "utc_now",
 ]
 
 
-class ForgeState(IssuesMixin, CiMixin):
+class ForgeState(PullsMixin):
     """The facts of one forge; see the module docstring. ``repo`` arguments are ``owner/name``."""
