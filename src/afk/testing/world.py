@@ -13,6 +13,7 @@ a loopback server because slack-sdk speaks urllib, not httpx.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -193,12 +194,15 @@ class World:
     # --- the forge, as a team uses it ----------------------------------------------------
 
     def add_repo(self, repo: str) -> None:
-        """A repo of an organisation (unless its owner is a person already), with afk's labels."""
+        """A repo of an organisation (unless its owner is a person already), with afk's labels,
+        and one commit on its default branch (a run's base)."""
         with contextlib.suppress(ValueError):
             self.state.add_org(repo.partition("/")[0])
-        self.state.add_repo(repo)
+        created = self.state.add_repo(repo)
         for label in LABELS:
             self.state.add_label(repo, label)
+        if self.state.branch_head(repo, created.default_branch) is None:
+            self.state.add_commit(repo, commit_sha(repo, "initial"), branch=created.default_branch)
 
     def ready_issue(
         self,
@@ -273,6 +277,12 @@ class World:
 def world(**kwargs: Any) -> Iterator[World]:
     with World(**kwargs) as w:
         yield w
+
+
+def commit_sha(*parts: object) -> str:
+    """A stable 40-hex sha named by ``parts`` (a world's commits read the same on every run)."""
+    seed = "/".join(str(part) for part in parts)
+    return hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
 
 
 def count(requests: list[Any], predicate: Callable[[Any], bool] | None = None) -> int:
