@@ -36,7 +36,14 @@ from afk.testing.fake_slack import FakeSlack
 from afk.testing.fake_t3 import FakeT3
 from afk.testing.fake_t3_state import CURRENT_VERSION as CURRENT_T3
 from afk.testing.fake_t3_state import Version as T3Version
-from afk.testing.forge_state import ForgeState
+from afk.testing.forge_state import (
+    ClosingScope,
+    ForgeState,
+    MergeMethod,
+    Pull,
+    PullReview,
+    ReviewState,
+)
 from afk.testing.serving import loopback_server, mock_transport
 
 Forge = Literal["forgejo", "github"]
@@ -195,7 +202,8 @@ class World:
 
     def add_repo(self, repo: str) -> None:
         """A repo of an organisation (unless its owner is a person already), with afk's labels,
-        and one commit on its default branch (a run's base)."""
+        one commit on its default branch (a run's base) and write access for afk and the human
+        (who review and merge pull requests)."""
         with contextlib.suppress(ValueError):
             self.state.add_org(repo.partition("/")[0])
         created = self.state.add_repo(repo)
@@ -203,6 +211,8 @@ class World:
             self.state.add_label(repo, label)
         if self.state.branch_head(repo, created.default_branch) is None:
             self.state.add_commit(repo, commit_sha(repo, "initial"), branch=created.default_branch)
+        for login in (BOT, HUMAN):
+            self.state.add_collaborator(repo, login)
 
     def ready_issue(
         self,
@@ -271,6 +281,77 @@ class World:
             self.state.add_deployment_status(repo, deployment.id, state)
         else:
             self.state.set_status(repo, sha, context, state)
+
+    # --- pull requests, as a team works with them (delegating to the forge model) -----------
+
+    def branch(self, number: int, attempt: int = 1, *, prefix: str = "afk/") -> str:
+        """The run's branch in pull-request delivery (``AFK_BRANCH_PREFIX`` ``prefix``)."""
+        return ids.branch_name(prefix, number, attempt)
+
+    def push_to_branch(self, repo: str, branch: str, sha: str) -> str:
+        """A commit pushed onto ``branch``; a new branch starts from the default branch's head."""
+        parent = self.state.branch_head(repo, branch)
+        if parent is None:
+            parent = self.state.branch_head(repo, self.state.repo(repo).default_branch)
+        parents = () if parent is None else (parent,)
+        return self.state.add_commit(repo, sha, branch=branch, parents=parents)
+
+    def agent_pushes_branch(self, repo: str, number: int, sha: str, *, attempt: int = 1) -> None:
+        """Pull-request delivery: the agent pushes ``sha`` onto its run's branch and reports it;
+        its turn ends."""
+        self.push_to_branch(repo, self.branch(number, attempt), sha)
+        self.agent_says(repo, number, f"Pushed the branch.\nAFK-PHASE: pushed {sha}",
+                        attempt=attempt)  # fmt: skip
+        self.agent_idle(repo, number, attempt)
+
+    def pull_of(self, repo: str, number: int, attempt: int = 1) -> Pull | None:
+        """The newest pull request whose head is the run's branch, in any state."""
+        found = self.state.pulls(repo, state="all", head=self.branch(number, attempt))
+        return found[0] if found else None
+
+    def pulls_of(self, repo: str, number: int, attempt: int = 1) -> list[Pull]:
+        return self.state.pulls(repo, state="all", head=self.branch(number, attempt))
+
+    def review(
+        self,
+        repo: str,
+        pull: int,
+        state: ReviewState,
+        body: str = "",
+        *,
+        by: str = HUMAN,
+        comments: tuple[tuple[str, int | None, str], ...] = (),
+        commit_id: str | None = None,
+    ) -> PullReview:
+        """``by`` submits a review (``comments`` are ``(path, line, text)``) on the head."""
+        return self.state.add_review(repo, pull, user=by, state=state, body=body,
+                                     comments=comments, commit_id=commit_id)  # fmt: skip
+
+    def settle(self, repo: str, pull: int) -> None:
+        """The forge finished computing whether the pull request merges (GitHub's ``null``,
+        Forgejo's background check)."""
+        self.state.settle_mergeability(repo, pull)
+
+    def conflict(self, repo: str, pull: int) -> None:
+        """The default branch moved on under the pull request and now conflicts with it."""
+        default = self.state.repo(repo).default_branch
+        self.push_to_branch(repo, default, commit_sha(repo, "moved on", pull))
+        self.state.set_conflict(repo, pull)
+
+    def protect(self, repo: str, *, approvals: int = 0, contexts: tuple[str, ...] = ()) -> None:
+        """The default branch demands approvals (from writers) and green contexts to merge."""
+        default = self.state.repo(repo).default_branch
+        self.state.protect_branch(repo, default, required_approvals=approvals,
+                                  required_contexts=contexts)  # fmt: skip
+
+    def person_merges(self, repo: str, pull: int, *, method: MergeMethod = "merge") -> Pull:
+        """A person merges from the web page, as each forge does it (``Closes #N`` included)."""
+        scope: ClosingScope = "any_branch" if self.kind == "forgejo" else "default_branch"
+        return self.state.person_merges(repo, pull, actor=HUMAN, method=method,
+                                        closing_scope=scope)  # fmt: skip
+
+    def person_closes_pull(self, repo: str, pull: int) -> Pull:
+        return self.state.person_closes_pull(repo, pull, actor=HUMAN)
 
 
 @contextlib.contextmanager
