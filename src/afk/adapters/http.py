@@ -120,8 +120,12 @@ def request(
     headers: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     json_body: Any = None,
+    redirects: bool = False,
 ) -> httpx.Response:
     """Send one logical call; return its 2xx response or raise the matching ``kinds`` error.
+
+    ``redirects=True`` also returns a 3xx reply with a ``Location``: the caller follows it
+    itself (GitHub's job logs), deciding what the next request carries.
 
     ``idempotent=False`` (e.g. creating a comment, a T3 command) retries only failures where the
     request surely never reached the server (a refused connection); anything else surfaces, and
@@ -169,6 +173,8 @@ def request(
     # headers included, and would otherwise ride along as the new error's ``__context__``.
     if failure is not None:
         raise _transport_failure(failure, kinds, operation, call_s=call_s if spent else None)
+    if redirects and 300 <= response.status_code < 400 and "location" in response.headers:
+        return response
     return _check(
         response, kinds=kinds, operation=operation, secrets=secret_list, now=policy.wall_clock()
     )

@@ -786,6 +786,8 @@ class FakeGitHub(FaultControls):
     def _check_run(
         self, request: httpx.Request, owner: str, repo: str, run: CheckRun
     ) -> dict[str, Any]:
+        from afk.testing import fake_github_evidence
+
         url = f"{self._repo_url(request, owner, repo)}/check-runs/{run.id}"
         return {
             "id": run.id,
@@ -803,12 +805,12 @@ class FakeGitHub(FaultControls):
                 "title": run.output_title,
                 "summary": run.output_summary,
                 "text": None,
-                "annotations_count": 0,
+                "annotations_count": len(run.annotations),
                 "annotations_url": f"{url}/annotations",
             },
             "name": run.name,
             "check_suite": {"id": run.id},
-            "app": None,
+            "app": fake_github_evidence.app_of(self, request, run),
             "pull_requests": [],
         }
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from afk.testing.forge_state.git import GitMixin
 from afk.testing.forge_state.records import (
+    CheckAnnotation,
     CheckRun,
     CommitStatus,
     Deployment,
@@ -75,7 +76,12 @@ class CiMixin(GitMixin):
         details_url: str | None = None,
         output_title: str | None = None,
         output_summary: str | None = None,
+        app_slug: str | None = None,
+        annotations: tuple[CheckAnnotation, ...] = (),
+        log: str | None = None,
     ) -> CheckRun:
+        """``app_slug="github-actions"`` with a ``log`` makes it an Actions job whose log the
+        job-logs route serves."""
         with self._lock:
             data = self._data(repo)
             if sha not in data.commits:
@@ -93,6 +99,9 @@ class CiMixin(GitMixin):
                 output_summary=output_summary,
                 started_at=now,
                 completed_at=now if status == "completed" else None,
+                app_slug=app_slug,
+                annotations=annotations,
+                log=log,
             )
             data.check_runs.append(run)
             return run
@@ -101,6 +110,11 @@ class CiMixin(GitMixin):
         """Every check run for ``sha``, oldest first."""
         with self._lock:
             return [r for r in self._data(repo).check_runs if r.sha == sha]
+
+    def check_run(self, repo: str, run_id: int) -> CheckRun | None:
+        """The repo's check run of that id, if any (the id is a job's id for Actions)."""
+        with self._lock:
+            return next((r for r in self._data(repo).check_runs if r.id == run_id), None)
 
     def add_deployment(
         self,

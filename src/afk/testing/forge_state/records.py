@@ -178,6 +178,22 @@ class CheckRun:
     output_summary: str | None
     started_at: datetime
     completed_at: datetime | None
+    app_slug: str | None = None
+    """The app that created it; ``github-actions`` runs a job whose id is the run's id."""
+    annotations: tuple[CheckAnnotation, ...] = ()
+    log: str | None = None
+    """The job's raw log (GitHub Actions only), served through the job-logs redirect."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAnnotation:
+    """One line a check run flagged (GitHub's check-annotation)."""
+
+    path: str
+    start_line: int
+    message: str
+    level: str = "failure"
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
