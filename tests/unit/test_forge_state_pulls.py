@@ -193,7 +193,7 @@ def test_a_conflict_blocks_until_the_head_contains_the_base(forge: ForgeState) -
     assert forge.merge_pull(REPO, number, actor="afk-bot").merged
 
 
-def test_mergeable_reads_unknown_first_for_each_head(forge: ForgeState) -> None:
+def test_mergeable_reads_unknown_first_for_each_head_and_base(forge: ForgeState) -> None:
     number = _open(forge)
     assert forge.mergeable_on_read(REPO, number) is None
     assert forge.mergeable_on_read(REPO, number) is True
@@ -201,6 +201,9 @@ def test_mergeable_reads_unknown_first_for_each_head(forge: ForgeState) -> None:
     assert forge.mergeable_on_read(REPO, number) is None
     forge.set_conflict(REPO, number)
     forge.add_commit(REPO, THREE, branch="main", parents=(BASE,))
+    assert forge.mergeable_on_read(REPO, number) is None  # the base moved: computed again
+    assert forge.mergeable_on_read(REPO, number) is False
+    forge.settle_mergeability(REPO, number)
     assert forge.mergeable_on_read(REPO, number) is False
 
 

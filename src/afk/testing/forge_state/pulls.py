@@ -162,7 +162,7 @@ class _PullData:
     merged_by: str | None = None
     merged_at: datetime | None = None
     conflict: bool = False
-    mergeable_checked_at: str | None = None
+    mergeable_checked_at: tuple[str, str] | None = None
     reviews: list[PullReview] = field(default_factory=list)
 
 
@@ -359,16 +359,17 @@ class PullsMixin(IssuesMixin, CiMixin):
             )
 
     def mergeable_on_read(self, repo: str, number: int) -> bool | None:
-        """What a reader sees in ``mergeable``: None the first time it is read for a head (the
-        forge computes it in the background), then whether it can be merged without conflict.
+        """What a reader sees in ``mergeable``: None the first time it is read for a head and
+        base (the forge computes it in the background), then whether it merges without conflict.
         A merged or closed pull request reads None, as GitHub shows it."""
         with self._lock:
             data = self._pull_data(repo, number)
             current = self.pull(repo, number)
             if current.state != "open":
                 return None
-            if data.mergeable_checked_at != current.head_sha:
-                data.mergeable_checked_at = current.head_sha
+            tips = (current.head_sha, current.base_sha)
+            if data.mergeable_checked_at != tips:
+                data.mergeable_checked_at = tips
                 return None
             return not current.conflict
 
@@ -376,7 +377,8 @@ class PullsMixin(IssuesMixin, CiMixin):
         """Test control: the forge has finished computing ``mergeable`` for the current head."""
         with self._lock:
             data = self._pull_data(repo, number)
-            data.mergeable_checked_at = self.pull(repo, number).head_sha
+            current = self.pull(repo, number)
+            data.mergeable_checked_at = (current.head_sha, current.base_sha)
 
     # --- test controls ----------------------------------------------------------------------
 
@@ -577,6 +579,16 @@ class PullsMixin(IssuesMixin, CiMixin):
                 text = f"{pull.title}\n{pull.body}" if closing_in_title else pull.body
                 self._close_referenced(pull.repo, text, actor=merger)
             return self.pull(pull.repo, number)
+
+    def protection_refusal(self, repo: str, number: int) -> MergeRefusedError | None:
+        """Why the base branch's protection would refuse a merge now (None: it would not), for
+        a fake's ``mergeable_state``."""
+        with self._lock:
+            try:
+                self._check_protection(self.pull(repo, number))
+            except MergeRefusedError as refusal:
+                return refusal
+            return None
 
     def _check_protection(self, pull: Pull) -> None:
         rule = self.branch_protection(pull.repo, pull.base)
