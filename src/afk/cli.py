@@ -228,6 +228,29 @@ def doctor(config: ConfigPath = None, deep: Deep = False) -> None:
 
 
 @app.command()
+def labels(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the labels it would create.")
+    ] = False,
+    as_json: AsJson = False,
+    config: ConfigPath = None,
+) -> None:
+    """Create afk's ready, in-progress and human labels (the configured names, each with a
+    colour and a description) in every allowlisted repo that lacks them. Needs AFK_ALLOWLIST;
+    works whatever AFK_KILL_SWITCH says (it dispatches nothing); a second run creates nothing.
+    Exit 0 done, 1 a repo failed (the others still ran), 2 configuration."""
+    import functools
+
+    from afk.labels_setup import run_labels
+
+    loaded, _events = _load(config)
+    echo_err = functools.partial(typer.echo, err=True)
+    raise typer.Exit(
+        run_labels(loaded, dry_run=dry_run, as_json=as_json, echo=typer.echo, echo_err=echo_err)
+    )
+
+
+@app.command()
 def demo() -> None:
     """Run the real poll and watch loops against built-in fake servers: one issue goes to
     deployed and closed, one fails CI, is fixed forward, and is escalated. No network."""

@@ -132,8 +132,8 @@ def _labels_check(
         return Check(name, False, str(exc), "is the repo spelled right and readable by the token?")
     if absent:
         hint = (
-            "create these labels in the repo itself (afk reads the repo's own labels: one "
-            "defined only by its organisation does not count)"
+            "run `afk labels` to create them in the repo itself (afk reads the repo's own "
+            "labels: one defined only by its organisation does not count)"
         )
         return Check(name, False, f"missing: {', '.join(absent)}", hint)
     return Check(name, True, "all present: " + ", ".join(labels))

@@ -117,7 +117,18 @@ class ForgejoLabels(ForgejoApi):
         return tuple(label for label in labels if label.casefold() not in present)
 
     def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
-        raise NotImplementedError("afk labels: being built")
+        """``POST …/labels`` with a ``#rrggbb`` colour (FJ CreateLabelOption). Forgejo would
+        make a second label of a name the repo has, so callers ask ``missing_labels`` first;
+        a lost reply is not retried (the next run finds the label, or creates it)."""
+        operation = f"create label {name} in {repo}"
+        self._forget_labels(repo)
+        self._json(
+            "POST",
+            self._url(repo, "/labels"),
+            operation=operation,
+            idempotent=False,
+            json_body={"name": name, "color": f"#{color.lstrip('#')}", "description": description},
+        )
 
     def _missing(self, repo: RepoRef, label: str, operation: str) -> LabelMissing:
         return LabelMissing(

@@ -211,7 +211,23 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
         return Approval(latest[2], labeled_at, max(later, default=None))
 
     def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
-        raise NotImplementedError("afk labels: being built")
+        """``POST …/labels``, the colour without ``#`` (GH). Not retried on a lost reply: a 422
+        for a name the repo now has (made meanwhile, or by that lost request) is success."""
+        operation = f"create label {name} in {repo}"
+        self._labels.pop(repo, None)
+        body = {"name": name, "color": color.lstrip("#").lower(), "description": description}
+        try:
+            self._call(
+                "POST",
+                self._url(repo, "/labels"),
+                operation=operation,
+                idempotent=False,
+                json_body=body,
+            )
+        except TrackerRejected as exc:
+            if exc.status != 422 or name.casefold() not in self._repo_labels(repo, fresh=True):
+                raise
+
 
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         known = self._repo_labels(repo, fresh=True)

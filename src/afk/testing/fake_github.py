@@ -222,6 +222,7 @@ class FakeGitHub(FaultControls):
             fake_github_evidence,
             fake_github_fleet,
             fake_github_git,
+            fake_github_labels,
             fake_github_pulls,
         )
 
@@ -230,6 +231,7 @@ class FakeGitHub(FaultControls):
             *fake_github_pulls.routes(self),
             *fake_github_fleet.routes(self),
             *fake_github_evidence.routes(self),
+            *fake_github_labels.routes(self),
         ]
         return self._core_table() + extra
 

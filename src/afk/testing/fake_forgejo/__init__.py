@@ -73,6 +73,7 @@ class FakeForgejo(
             ("POST", repo + "/issues/{index}/labels", (), self._add_labels),
             ("DELETE", repo + "/issues/{index}/labels/" + removal, (), self._remove_label),
             ("GET", repo + "/labels", ("page", "limit"), self._repo_labels),
+            ("POST", repo + "/labels", (), self._create_label),
             ("GET", repo + "/issues/{index}/comments", (), self._list_comments),
             ("POST", repo + "/issues/{index}/comments", (), self._create_comment),
             ("GET", repo + "/issues/{index}/timeline", ("page", "limit"), self._timeline),

@@ -4,9 +4,14 @@ an organisation label name, then as an id (``routers/api/v1/repo/issue_label.go`
 
 from __future__ import annotations
 
+import re
+
 from afk.testing.fake_forgejo.server import Call, ForgejoServer, HttpError, Reply
 from afk.testing.forge_state import Label
 from afk.testing.forgejo_wire import api_error
+
+_COLOR = re.compile(r"^#?(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+"""``modules/label`` NormalizeColor: ``#`` optional, six or three hex digits."""
 
 
 def _missing(label_id: int, where: str = "repo_id", owner_id: int = 0) -> HttpError:
@@ -85,6 +90,26 @@ class LabelRoutes(ForgejoServer):
                 raise _missing(int(identifier))
             raise _missing(0, *(("org_id", owner.id) if owner.is_org else ("repo_id", repo.id)))
         return label
+
+    def _create_label(self, call: Call) -> Reply:
+        """CreateLabel: the colour is normalised (``#`` optional, three digits doubled) and a
+        bad one answers 422; the reply carries it without ``#`` (convert.ToLabel). Forgejo
+        would create a second label of a name the repo has; this fake refuses that (422, a
+        violation) so a client that creates twice is caught."""
+        form = call.json()
+        name, color = form["name"], form["color"]
+        if not isinstance(color, str) or not _COLOR.fullmatch(color):
+            raise HttpError(422, api_error(f"bad color code: {color}"))
+        hex_digits = color.lstrip("#").lower()
+        if len(hex_digits) == 3:
+            hex_digits = "".join(digit * 2 for digit in hex_digits)
+        if self.state.find_label(call.repo, name) is not None:
+            self._violation(f"POST {call.repo}/labels: the repo already has a label {name!r}")
+            raise HttpError(422, api_error(f"label {name!r} already exists in this fake"))
+        label = self.state.add_label(
+            call.repo, name, color=hex_digits, description=str(form.get("description") or "")
+        )
+        return Reply(201, self._wire(call).label(label))
 
     def _repo_labels(self, call: Call) -> Reply:
         """GetLabelsByRepoID: the repo's own labels (never its organisation's), sorted by name;
