@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import httpx
 
@@ -143,7 +143,9 @@ class ForgejoServer(FaultControls):
     # --- serving --------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
+        # Routed on the path as sent, as Forgejo does: a branch name's ``%2F`` (``afk/issue-3-1``
+        # in ``…/pulls/{base}/{head}``) stays inside its segment; each parameter is decoded.
+        path = request.url.raw_path.decode("ascii").split("?", 1)[0]
         api_path = path.removeprefix(API_PREFIX) if path.startswith(API_PREFIX + "/") else path
         return self.faults.serve(
             request, api_path, lambda: self._respond(request, api_path), self._fault_reply
@@ -216,7 +218,7 @@ class ForgejoServer(FaultControls):
                 continue
             match = route.pattern.match(api_path)
             if match is not None:
-                return route, match.groupdict()
+                return route, {name: unquote(value) for name, value in match.groupdict().items()}
         return None, {}
 
     def _authenticate(self, request: httpx.Request) -> User | None:
