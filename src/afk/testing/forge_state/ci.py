@@ -6,17 +6,24 @@ from dataclasses import replace
 
 from afk.testing.forge_state.git import GitMixin
 from afk.testing.forge_state.records import (
+    ActionsTask,
     CheckAnnotation,
     CheckRun,
+    Clock,
     CommitStatus,
     Deployment,
     DeploymentStatus,
     NotFoundError,
+    utc_now,
 )
 
 
 class CiMixin(GitMixin):
     """The latest status of a context wins; check runs and deployments are GitHub's only."""
+
+    def __init__(self, *, clock: Clock = utc_now, web_url: str = "https://forge.invalid") -> None:
+        super().__init__(clock=clock, web_url=web_url)
+        self._tasks: list[ActionsTask] = []
 
     # --- commits, statuses, checks, deployments -------------------------------------------
 
@@ -110,6 +117,32 @@ class CiMixin(GitMixin):
         """Every check run for ``sha``, oldest first."""
         with self._lock:
             return [r for r in self._data(repo).check_runs if r.sha == sha]
+
+    def add_actions_task(
+        self, repo: str, sha: str, name: str, *, status: str = "failure", run_number: int = 1
+    ) -> ActionsTask:
+        """A Forgejo Actions job of run ``run_number`` for ``sha``."""
+        with self._lock:
+            data = self._data(repo)
+            if sha not in data.commits:
+                raise NotFoundError(f"commit does not exist [sha: {sha}]")
+            task = ActionsTask(
+                id=self._next_id("actions_task"),
+                repo=data.repo.full_name,
+                sha=sha,
+                name=name,
+                status=status,
+                run_number=run_number,
+                created_at=self._now(),
+            )
+            self._tasks.append(task)
+            return task
+
+    def actions_tasks(self, repo: str) -> list[ActionsTask]:
+        """The repo's Actions tasks, newest first (as Forgejo lists them)."""
+        with self._lock:
+            full = self._data(repo).repo.full_name
+            return [t for t in reversed(self._tasks) if t.repo == full]
 
     def check_run(self, repo: str, run_id: int) -> CheckRun | None:
         """The repo's check run of that id, if any (the id is a job's id for Actions)."""

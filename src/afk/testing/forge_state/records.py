@@ -186,6 +186,19 @@ class CheckRun:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionsTask:
+    """A Forgejo Actions job run (``GET …/actions/tasks``); GitHub's are check runs."""
+
+    id: int
+    repo: str
+    sha: str
+    name: str
+    status: str
+    run_number: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CheckAnnotation:
     """One line a check run flagged (GitHub's check-annotation)."""
 
