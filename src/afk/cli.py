@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -250,10 +251,25 @@ def labels(
     )
 
 
+class DemoDelivery(StrEnum):
+    PUSH = "push"
+    PULL_REQUEST = "pull-request"
+
+
 @app.command()
-def demo() -> None:
+def demo(
+    delivery: Annotated[
+        DemoDelivery,
+        typer.Option(
+            "--delivery",
+            help="The story to tell: push (the agent pushes the default branch) or "
+            "pull-request (afk opens, follows and merges a reviewed pull request).",
+        ),
+    ] = DemoDelivery.PUSH,
+) -> None:
     """Run the real poll and watch loops against built-in fake servers: one issue goes to
-    deployed and closed, one fails CI, is fixed forward, and is escalated. No network."""
+    deployed and closed, one fails CI, is fixed forward, and is escalated (with --delivery
+    pull-request: one issue goes through a reviewed pull request). No network."""
     from afk.demo import run_demo
 
-    raise typer.Exit(run_demo(typer.echo))
+    raise typer.Exit(run_demo(typer.echo, delivery.value))

@@ -39,10 +39,19 @@ def _labels(w: World, say: Say, repo: str, number: int) -> None:
     say(f"  {repo}#{number}: {state}; labels: {labels}")
 
 
-def run_demo(say: Say) -> int:
-    """Tell the story tick by tick; returns the exit code (0 when the story ended as told)."""
+def run_demo(say: Say, delivery: str = "push") -> int:
+    """Tell the story tick by tick; returns the exit code (0 when the story ended as told).
+
+    ``delivery`` picks the story: ``push`` (two repos, a close and an escalation) or
+    ``pull-request`` (one issue through a reviewed pull request, ``afk.demo_pull_request``)."""
     stamina.set_testing(True, attempts=1)  # the fakes never fail here: no backoff sleeps
     try:
+        if delivery == "pull-request":
+            from afk.demo_pull_request import WIDGETS as REPO
+            from afk.demo_pull_request import story
+
+            with World(repos=(REPO,)) as w:
+                return story(w, say)
         with World(repos=(WIDGETS, GADGETS)) as w:
             return _story(w, say)
     finally:

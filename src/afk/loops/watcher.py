@@ -241,7 +241,8 @@ class _Watcher:
         step = PullRequestSteps(self.deps, self.config, issue, comment, dry_run=self.dry_run)
         if isinstance(action, OpenPull):
             opened = step.open(record, after, action)
-            return self._row(issue, "open_pr", f"{action.reason}: #{opened}", thread, after)
+            reason = action.reason if opened is None else f"{action.reason}: #{opened}"
+            return self._row(issue, "open_pr", reason, thread, after)
         if isinstance(action, Merge):
             merged, reason = step.merge(record, after, action)
             return self._row(issue, "merge" if merged else "wait", reason, thread, after)
