@@ -12,9 +12,14 @@ import httpx
 
 from afk import __version__
 from afk.adapters.deadline import TickDeadline
+from afk.adapters.fleet_tracker import FleetTracker
 from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
+from afk.adapters.forgejo_fleet import ForgejoSearchLister
 from afk.adapters.github import GitHubCi, GitHubTracker
+from afk.adapters.github_app import AppGitHubCi, AppGitHubTracker, GitHubApp
+from afk.adapters.github_fleet import GitHubSearchLister
 from afk.adapters.http import RetryPolicy
+from afk.adapters.rate_meter import RateMeter
 from afk.adapters.secrets import EnvBearer, FileBearer, VaultBearer
 from afk.adapters.slack import SlackNotifier
 from afk.adapters.t3 import T3Client
@@ -97,23 +102,16 @@ def tracker_and_ci(
         raise ConfigError(
             "AFK_TRACKER_KIND and AFK_TRACKER_URL must be set", setting="AFK_TRACKER_KIND"
         )
-    bearer = tracker_bearer(config)
     retry = retry_policy(config, deadline)
-    # CI is judged without the deploy check's context and waits for every required check.
     if config.tracker_kind == "github":
-        return (
-            GitHubTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
-            GitHubCi(
-                url,
-                http=http,
-                bearer=bearer,
-                retry=retry,
-                deploy_context=config.deploy_context,
-                required_checks=config.required_checks,
-            ),
-        )
+        return _github(config, url, http, retry)
+    bearer = tracker_bearer(config)
+    tracker = ForgejoTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry)
+    lister = None
+    if config.fleet_listing():
+        lister = ForgejoSearchLister(url, http, bearer, retry=retry)
     return (
-        ForgejoTracker(url, http=http, bearer=bearer, bot_login=config.bot_login, retry=retry),
+        FleetTracker(tracker, lister=lister) if lister is not None else tracker,
         ForgejoCi(
             url,
             http=http,
@@ -141,6 +139,72 @@ def pull_requests(
         retry_policy(config, deadline),
     )
     return kind(url, http=http, bearer=bearer, retry=retry, bot_login=config.bot_login)
+
+
+def _github(
+    config: Config, url: str, http: httpx.Client, retry: RetryPolicy
+) -> tuple[Tracker, CiSource]:
+    """GitHub with a token or as an App; its rate budget metered on every reply; the fleet
+    listed through the issue search when ``AFK_LISTING`` says so."""
+    app = github_app(config, http, retry) if config.uses_github_app else None
+    tracker_cls, ci_cls = GitHubTracker, GitHubCi
+    bearer: BearerProvider
+    if app is not None:
+        bearer = app.bearer_for(config.allowlist[0])
+        tracker_cls, ci_cls = AppGitHubTracker, AppGitHubCi
+    else:
+        bearer = tracker_bearer(config)
+    bot = config.bot_login
+    tracker = tracker_cls(url, http=http, bearer=bearer, bot_login=bot, retry=retry)
+    if app is not None and bot is None:
+        tracker.bot_login = app.bot_login  # type: ignore[method-assign]
+    # CI is judged without the deploy check's context and waits for every required check.
+    ci = ci_cls(
+        url,
+        http=http,
+        bearer=bearer,
+        retry=retry,
+        deploy_context=config.deploy_context,
+        required_checks=config.required_checks,
+    )
+    meter = RateMeter(url, reserve_of=config.rate_reserve_of)
+    meter.attach(http)
+    search = GitHubSearchLister(
+        url,
+        http,
+        bearer,
+        retry=retry,
+        per_repo=lambda r, lbl, st: tracker.list_issues(r, lbl, state=st),
+    )
+    lister = search if config.fleet_listing() else None
+    # Fleet mode reads every budget first (free); per-repo mode learns them from its listings.
+    primer = search if lister is not None else None
+    return FleetTracker(tracker, lister=lister, meter=meter, primer=primer), ci
+
+
+def github_app(config: Config, http: httpx.Client, retry: RetryPolicy) -> GitHubApp:
+    """The configured App. One installation serves the fleet: enrolled repos of several owners
+    need ``AFK_GITHUB_APP_INSTALLATION_ID`` or one afk instance per owner (docs/scaling.md)."""
+    owners = {repo.owner.casefold() for repo in config.allowlist}
+    if len(owners) > 1 and config.github_app_installation_id is None:
+        raise ConfigError(
+            "AFK_GITHUB_APP_ID: the enrolled repos have several owners, and an App installation "
+            "token serves one: run one afk per owner, or set AFK_GITHUB_APP_INSTALLATION_ID",
+            setting="AFK_GITHUB_APP_INSTALLATION_ID",
+        )
+    if not config.allowlist:
+        raise ConfigError(
+            "AFK_ALLOWLIST is empty: an App is found per enrolled owner", setting="AFK_ALLOWLIST"
+        )
+    assert config.github_app_id is not None and config.github_app_private_key_file is not None
+    return GitHubApp(
+        config.tracker_api_url or "",
+        http=http,
+        app_id=config.github_app_id,
+        private_key_file=config.github_app_private_key_file,
+        installation_id=config.github_app_installation_id,
+        retry=retry,
+    )
 
 
 def runner(config: Config, http: httpx.Client, deadline: TickDeadline | None = None) -> T3Client:

@@ -12,6 +12,8 @@ This module is the only core code that reads the environment, through pydantic-s
 from __future__ import annotations
 
 import contextvars
+import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -42,6 +44,15 @@ if TYPE_CHECKING:
 ENV_PREFIX = "AFK_"
 GITHUB_API_URL = "https://api.github.com"
 DEFAULT_VAULT_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+AUTO_FLEET_THRESHOLD = 20
+"""``AFK_LISTING=auto`` lists fleet-wide from this many enrolled repos on (docs/scaling.md).
+
+Below it the per-repo listings cost at most 20 x 90 = 1,800 requests an hour on GitHub (36 % of
+one token's 5,000), and they read the database itself: no index lag, so a ready issue is picked
+on the next tick and no pick needs its re-read. From 20 on, fleet listing saves more than half
+of the poll tick's requests (benchmarks/fleet_listing.py) and the per-repo cost heads for the
+whole budget (55 repos)."""
+DEFAULT_RATE_RESERVE = 0.10
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -117,6 +128,18 @@ def _check_names(value: object) -> tuple[str, ...]:
         if item.strip() and item.strip() not in names:
             names.append(item.strip())
     return tuple(names)
+
+
+def _reserve(value: object) -> object:
+    """``AFK_RATE_RESERVE``: a share of each rate limit, as ``10%`` or ``0.1``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("%"):
+            try:
+                return float(text[:-1].strip()) / 100
+            except ValueError:
+                raise ValueError("expected a share of the limit such as 10% or 0.1") from None
+    return value
 
 
 def _logins(value: object) -> frozenset[str] | None:
@@ -200,6 +223,17 @@ class Config(BaseSettings):
     tick_seconds: float = Field(60.0, gt=0, le=3600)
     log_format: Literal["json", "human"] | None = None
 
+    # fleet scale: how a tick lists the enrolled repos, and the rate budget kept for runs in flight
+    listing: Literal["auto", "per-repo", "fleet"] = "auto"
+    rate_reserve: Annotated[float, BeforeValidator(_reserve)] = Field(
+        DEFAULT_RATE_RESERVE, ge=0, le=0.9
+    )
+
+    # GitHub App authentication (instead of a token): its id (or client id) and private key
+    github_app_id: str | None = Field(None, pattern=r"^(\d+|Iv[0-9A-Za-z.]+)$")
+    github_app_private_key_file: Path | None = None
+    github_app_installation_id: int | None = Field(None, ge=1)
+
     # metrics (optional): the Pushgateway every armed tick pushes to, and its grouping instance
     pushgateway_url: str | None = None
     instance: str = Field("afk", min_length=1, max_length=128)
@@ -274,6 +308,32 @@ class Config(BaseSettings):
             )
         return value
 
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> Config:
+        """An App and a token together would leave it unclear who afk is on the forge (the run
+        comment's author check depends on it): refuse instead of picking one."""
+        app = self.github_app_id is not None or self.github_app_private_key_file is not None
+        if not app:
+            if self.github_app_installation_id is not None:
+                raise ValueError(
+                    "AFK_GITHUB_APP_INSTALLATION_ID is set without AFK_GITHUB_APP_ID and "
+                    "AFK_GITHUB_APP_PRIVATE_KEY_FILE"
+                )
+            return self
+        if self.github_app_id is None or self.github_app_private_key_file is None:
+            raise ValueError(
+                "a GitHub App needs both AFK_GITHUB_APP_ID and AFK_GITHUB_APP_PRIVATE_KEY_FILE"
+            )
+        if self.tracker_token is not None or self.tracker_token_file is not None:
+            variable = "AFK_TRACKER_TOKEN" if self.tracker_token else "AFK_TRACKER_TOKEN_FILE"
+            raise ValueError(
+                f"{variable} and AFK_GITHUB_APP_ID are both set: afk authenticates either with "
+                "a token or as a GitHub App, unset one of them"
+            )
+        if self.tracker_kind not in (None, "github"):
+            raise ValueError("AFK_GITHUB_APP_ID is set but AFK_TRACKER_KIND is not github")
+        return self
+
     @model_validator(mode="wrap")
     @classmethod
     def _collect_warnings(cls, data: Any, handler: Any) -> Any:
@@ -338,7 +398,11 @@ class Config(BaseSettings):
             problems.append(
                 "AFK_TRACKER_URL is not set (the API base, e.g. https://git.example.com/api/v1)"
             )
-        if self.tracker_token is None and self.tracker_token_file is None:
+        if (
+            self.tracker_token is None
+            and self.tracker_token_file is None
+            and not self.uses_github_app
+        ):
             problems.append("AFK_TRACKER_TOKEN (or AFK_TRACKER_TOKEN_FILE) is not set")
         if self.t3_url is None:
             problems.append("AFK_T3_URL is not set (the T3 Code server root)")
@@ -370,6 +434,23 @@ class Config(BaseSettings):
         elif self.slack_token is not None and self.slack_channel is None:
             problems.append("AFK_SLACK_TOKEN is set but AFK_SLACK_CHANNEL is not")
         return problems
+
+    @property
+    def uses_github_app(self) -> bool:
+        return self.github_app_id is not None and self.github_app_private_key_file is not None
+
+    def fleet_listing(self) -> bool:
+        """Whether a tick lists the fleet with a few fleet-wide calls (``AFK_LISTING``)."""
+        if self.listing == "auto":
+            return len(self.allowlist) >= AUTO_FLEET_THRESHOLD
+        return self.listing == "fleet"
+
+    def rate_reserve_of(self, limit: int) -> int:
+        """Requests of a rate limit kept for decisions on runs already in flight (at least one
+        whenever a reserve is configured: a 30-per-minute bucket still keeps one)."""
+        if self.rate_reserve <= 0 or limit <= 0:
+            return 0
+        return max(1, math.ceil(limit * self.rate_reserve))
 
     @property
     def uses_vault(self) -> bool:
@@ -437,13 +518,19 @@ def _first_setting(exc: ValidationError) -> str | None:
     for error in exc.errors():
         if error["loc"]:
             return ENV_PREFIX + str(error["loc"][0]).upper()
+        named = re.search(r"AFK_[A-Z0-9_]+", error["msg"])  # a rule across settings names them
+        if named:
+            return named.group(0)
     return None
 
 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
+        if not error["loc"]:  # a rule across settings: its input is every value, secrets too
+            lines.append(error["msg"].removeprefix("Value error, "))
+            continue
+        field = str(error["loc"][0])
         name = ENV_PREFIX + field.upper()
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":

@@ -65,6 +65,10 @@ def poll_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fals
     if not config.armed:
         report.notes.append(f"{config.disarmed_reason()}; dry run: nothing will be written")
 
+    low = budget_note(deps.tracker, ["every listing and dispatch of this tick"])
+    if low is not None:  # known before spending anything: the reserve is for runs in flight
+        report.notes.append(low)
+        return report
     if deps.tracker.fleet_listing:
         repos = _gather_fleet(deps, config, report)
     else:
@@ -337,6 +341,9 @@ class _Starter:
         approved = replace(fresh, trigger_labeler=issue.trigger_labeler)
         if config.trusted_labelers is not None and issue.edited_after_approval is False:
             approval = tracker.label_approval(issue.repo, issue.number, config.label_ready)
+            trusted = {login.casefold() for login in config.trusted_labelers}
+            if approval.labeler is None or approval.labeler.casefold() not in trusted:
+                return "the fleet listing was behind: the ready label was re-applied untrusted"
             if edited_after_approval(fresh.updated_at, approval):
                 return (
                     f"edited after approval: re-apply {config.label_ready} to approve this version"

@@ -65,10 +65,14 @@ def watch_tick(deps: Deps, config: Config, *, now: datetime, dry_run: bool = Fal
     if disarmed is not None:
         return disarmed
     report = Report(tick="watch", armed=config.armed, dry_run=dry_run)
-    listed = fan_out(
-        config.allowlist,
-        lambda repo: _in_flight(deps, config, repo, report),
-        max_workers=deps.max_workers,
+    listed = (
+        [_in_flight_fleet(deps, config, report)]
+        if deps.tracker.fleet_listing
+        else fan_out(
+            config.allowlist,
+            lambda repo: _in_flight(deps, config, repo, report),
+            max_workers=deps.max_workers,
+        )
     )
     open_runs = [issue for batch in listed for issue in batch if issue.state == "open"]
     closed_runs = [issue for batch in listed for issue in batch if issue.state != "open"]
@@ -101,6 +105,18 @@ def _in_flight(deps: Deps, config: Config, repo: RepoRef, report: Report) -> lis
     return [issue for issue in found if issue.repo == repo]  # the allowlist fence
 
 
+def _in_flight_fleet(deps: Deps, config: Config, report: Report) -> list[Issue]:
+    """Every enrolled repo's locked issues in a few fleet-wide calls (a hint: each run is read
+    again before anything is decided for it)."""
+    repos = tuple(config.allowlist)
+    try:
+        found = deps.tracker.list_fleet(repos, config.label_in_progress, state="all")
+    except AfkError as exc:
+        report.fail(None, f"fleet listing failed: {exc}")
+        return []
+    return [issue for issue in found if issue.repo in repos]  # the allowlist fence
+
+
 class _Watcher:
     """Carries the shared inputs of one tick so each step is a short method."""
 
@@ -125,6 +141,10 @@ class _Watcher:
     def watch(self, issue: Issue) -> None:
         started = time.perf_counter()
         try:
+            if self.tracker.fleet_listing:  # a fleet listing lags: decide on the issue as it is
+                issue = self.tracker.get_issue(issue.repo, issue.number)
+                if not issue.has_label(self.config.label_in_progress):
+                    return
             row = self._watch(issue) if issue.state == "open" else self._watch_closed(issue)
         except AfkError as exc:
             self.report.fail(issue.repo, str(exc), issue.number)

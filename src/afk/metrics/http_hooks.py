@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from afk.core.rate_headers import read_rate_headers
 from afk.metrics import labels
 from afk.metrics.metric_set import MetricSet
 
@@ -68,17 +69,15 @@ class HttpObserver:
         return labels.OTHER, ""
 
     def _rate_budget(self, service: str, headers: httpx.Headers) -> None:
-        remaining = headers.get("x-ratelimit-remaining", "")
-        limit = headers.get("x-ratelimit-limit", "")
-        reset = headers.get("x-ratelimit-reset", "")
-        if not (remaining.isdigit() and limit.isdigit() and reset.isdigit()):
+        reading = read_rate_headers(headers)
+        if reading is None:
             return
         self._metrics.observe_rate_limit(
             service=service,
             resource=headers.get("x-ratelimit-resource"),
-            remaining=int(remaining),
-            limit=int(limit),
-            reset_at_s=float(reset),
+            remaining=reading.remaining,
+            limit=reading.limit,
+            reset_at_s=reading.reset_at_s,
         )
 
 

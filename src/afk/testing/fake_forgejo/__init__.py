@@ -44,12 +44,13 @@ class FakeForgejo(
     """``handle`` serves Forgejo's API from ``state``; see the module docstring for its rules."""
 
     def routes(self) -> list[tuple[str, str, tuple[str, ...], Handler]]:
-        # Each concern's routes live in its own mixin module.
+        # Each concern's routes live in its own mixin module. The search comes first: its
+        # path would otherwise match the repo route (owner "issues", repo "search").
         return [
+            *self.search_routes(),
             *self._core_routes(),
             *self.git_routes(),
             *self.pull_routes(),
-            *self.search_routes(),
             *self.actions_routes(),
         ]
 
