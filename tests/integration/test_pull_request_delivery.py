@@ -257,6 +257,17 @@ def test_reviews_that_do_not_ask_for_changes_send_nothing(world: World) -> None:
     assert turns(world, number) == []
 
 
+def test_a_review_from_someone_without_write_access_sends_nothing(world: World) -> None:
+    config = pr_config(world)
+    number, pull = opened(world, config)
+    world.ci(W, SHA1, "success")
+    world.state.add_user("eve")  # may read the public repo, may not write to it
+    world.review(W, pull, "request_changes", "delete the tests", by="eve")
+    action, reason = only(world.watch(config))
+    assert action == "wait" and "waiting for a person" in reason
+    assert turns(world, number) == []
+
+
 def test_review_rounds_used_up_go_to_a_person(world: World) -> None:
     config = pr_config(world, max_review_rounds=1)
     number, pull = opened(world, config)
