@@ -172,7 +172,7 @@ def _open(
         )
     if not limits.merge_auto:
         return Wait(f"CI passed on {head[:7]}; waiting for a person to review and merge #{number}")
-    if pull.mergeable is False and _settled(record, now):
+    if pull.mergeable is False and _settled(pull, observation, record, now):
         if dead:
             return failed(f"agent thread is {observation.liveness.value}", observation)
         reason = f"#{number} conflicts with its base: the branch must be brought up to date"
@@ -182,7 +182,11 @@ def _open(
     return Merge(number, head, f"CI passed on {head[:7]}: merge #{number}")
 
 
-def _settled(record: RunRecord, now: datetime) -> bool:
+def _settled(pull: PullState, observation: Observation, record: RunRecord, now: datetime) -> bool:
+    """A head the agent reported on this very tick was verified now, whatever the record's
+    clock says (it timed the previous head): the forge is still computing its mergeability."""
+    if observation.report.sha == pull.head_sha and pull.head_sha != record.sha:
+        return False
     return record.verified_at is not None and now - record.verified_at >= MERGEABLE_SETTLE
 
 
