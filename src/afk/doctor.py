@@ -8,8 +8,10 @@ details come from ``describe()`` and from ``AfkError`` messages, which never car
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from afk.core.config import Config
 from afk.errors import AfkError, Unavailable
@@ -153,9 +155,69 @@ def _slack_check(config: Config) -> Check:
         return Check("Slack", False, "; ".join(problems), hint)
     if not config.slack_configured:
         return Check("Slack", True, "not configured: escalations relabel only, no doorbell")
+    if config.slack_webhook_url is not None:
+        return webhook_check(config.slack_webhook_url.get_secret_value())
 
     def probe() -> str:
         notifier = wiring.notifier(config)
         return notifier.auth_check() if notifier is not None else "not configured"
 
     return _attempt("Slack", probe, hint)
+
+
+SLACK_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+"""Slack's own incoming-webhook hosts (commercial and GovSlack); any other is a relay."""
+_SLACK_WEBHOOK_PATH = re.compile(r"^/services/[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]+$")
+_WEBHOOK_HINT = (
+    "set AFK_SLACK_WEBHOOK_URL to the https URL Slack gave the webhook "
+    "(https://hooks.slack.com/services/T…/B…/…, GovSlack: hooks.slack-gov.com) or of a relay"
+)
+
+
+def webhook_check(url: str) -> Check:
+    """The webhook URL's form only: posting would ring the doorbell, and doctor never writes.
+
+    Any well-formed https URL passes, since GovSlack and corporate relays live on other hosts,
+    with a note when the host is not Slack's; on Slack's hosts the path must be a webhook's.
+    The URL is never shown (its path is the credential); an unknown host's name is.
+    """
+    name = "Slack"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = (parts.hostname or "").casefold()
+    except ValueError:
+        return Check(name, False, "AFK_SLACK_WEBHOOK_URL is not a well-formed URL", _WEBHOOK_HINT)
+    if any(char.isspace() or ord(char) < 0x20 for char in url.strip()) or not host:
+        return Check(name, False, "AFK_SLACK_WEBHOOK_URL is not a well-formed URL", _WEBHOOK_HINT)
+    if parts.scheme != "https":
+        return Check(
+            name,
+            False,
+            "AFK_SLACK_WEBHOOK_URL is not https: escalations would cross the network in clear "
+            "text (the value is secret, so not shown)",
+            _WEBHOOK_HINT,
+        )
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        return Check(
+            name,
+            False,
+            "AFK_SLACK_WEBHOOK_URL holds a user name, a password or a #fragment: no webhook does",
+            _WEBHOOK_HINT,
+        )
+    if host in SLACK_WEBHOOK_HOSTS:
+        if port not in (None, 443) or parts.query or not _SLACK_WEBHOOK_PATH.match(parts.path):
+            return Check(
+                name,
+                False,
+                f"AFK_SLACK_WEBHOOK_URL is on {host} but not of the form "
+                f"https://{host}/services/T…/B…/…",
+                _WEBHOOK_HINT,
+            )
+        return Check(name, True, f"incoming webhook on {host} is well formed (not posted to)")
+    return Check(
+        name,
+        True,
+        f"incoming webhook is a well-formed https URL (not posted to); note: {host} is not a "
+        f"known Slack host ({', '.join(SLACK_WEBHOOK_HOSTS)}): make sure it relays to Slack",
+    )
