@@ -83,7 +83,10 @@ class GitHubEvidence(GitHubApi):
         try:
             runs = self._failed_runs(repo, sha)
         except AfkError as exc:
-            note = f"the check runs could not be read again: {exc}"
+            note = (
+                "could not read annotations or the job log: the check runs could not be read "
+                f"again ({exc})"
+            )
             return replace(ci, checks=tuple(_noted(c, note, secrets) for c in ci.checks))
         checks = []
         for check in ci.checks:
