@@ -252,6 +252,7 @@ def build(
         raise ConfigError("; ".join(problems), setting=problems[0].split(" ", 1)[0])
     tick = deadline if deadline is not None else TickDeadline(config.tick_seconds)
     tracker, ci = tracker_and_ci(config, http, tick)
+    _redact_in_evidence(config, ci)
     slack: Notifier | None = notifier(config, tick)
     return Deps(
         tracker=tracker,
@@ -261,3 +262,18 @@ def build(
         max_workers=max_workers,
         pulls=pull_requests(config, http, tick),
     )
+
+
+def _redact_in_evidence(config: Config, ci: CiSource) -> None:
+    """The other credentials afk holds, removed from CI evidence as the forge token is: the T3
+    token (unless read from Vault, which would cost a login per read) and Slack's."""
+    redact = getattr(ci, "redact_also", None)
+    if not callable(redact):
+        return
+    secrets: list[BearerProvider] = []
+    if config.t3_token is not None or config.t3_token_file is not None or not config.uses_vault:
+        secrets.append(t3_bearer(config))
+    for value in (config.slack_token, config.slack_webhook_url):
+        if value is not None:
+            secrets.append(value.get_secret_value)
+    redact(*secrets)

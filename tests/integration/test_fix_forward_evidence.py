@@ -16,7 +16,7 @@ from afk.testing.fake_github import FakeGitHub
 from afk.testing.fake_github_evidence import log_host
 from afk.testing.fake_log_host import LOG_HOST, FakeLogHost
 from afk.testing.forge_state.records import CheckAnnotation
-from afk.testing.world import BOT_TOKEN, T3_TOKEN, World
+from afk.testing.world import BOT_TOKEN, SLACK_TOKEN, T3_TOKEN, World
 
 W = "acme/widgets"
 SHA1 = "1" * 40
@@ -120,6 +120,14 @@ def test_a_canary_token_in_the_log_never_reaches_t3(world: EvidenceWorld) -> Non
     received = repr(world.t3.threads[world.thread(W, number)])
     assert BOT_TOKEN not in received
     assert "step 29: token=[redacted]" in received
+
+
+def test_every_token_afk_holds_is_redacted_not_only_the_forges(world: EvidenceWorld) -> None:
+    lines = ["##[group]Run ./deploy.sh", f"t3={T3_TOKEN} slack={SLACK_TOKEN}", "##[error]exit 1"]
+    number = pushed_and_failed(world, log_of(lines))
+    turn = fix_forward(world, number)
+    assert T3_TOKEN not in turn and SLACK_TOKEN not in turn
+    assert "t3=[redacted] slack=[redacted]" in turn
 
 
 def test_the_turn_is_at_most_24_kb_and_the_oldest_log_lines_go_first(
