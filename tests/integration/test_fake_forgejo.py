@@ -83,8 +83,10 @@ def test_unknown_repo_and_issue_are_404(world: World, api: httpx.Client) -> None
 
 
 def test_an_untaught_route_is_404_and_recorded(world: World, api: httpx.Client) -> None:
-    assert api.get("/repos/acme/widgets/pulls").status_code == 404
-    assert world.fake.violations == ["no such Forgejo route: GET /api/v1/repos/acme/widgets/pulls"]
+    assert api.get("/repos/acme/widgets/releases").status_code == 404
+    assert world.fake.violations == [
+        "no such Forgejo route: GET /api/v1/repos/acme/widgets/releases"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,7 @@ def test_invalid_or_untaught_queries_are_refused(
 
 
 def test_an_unknown_endpoint_is_404_and_recorded(fake: FakeGitHub, client: httpx.Client) -> None:
-    reply = client.get("/repos/acme/widgets/pulls")
+    reply = client.get("/repos/acme/widgets/releases")
     assert reply.status_code == 404
     assert "no such endpoint" in fake.violations[0]
 

@@ -125,6 +125,8 @@ def test_a_crash_after_dispatch_before_the_lock_is_adopted_not_redispatched(worl
     assert len(world.t3.threads) == 1
     assert sum(c["type"] == "thread.turn.start" for c in world.t3.commands) == 1
     assert "agent-in-progress" in world.labels(W, number)
+    assert world.record(W, number) is None  # the watch writes it: it never overlaps itself
+    assert [a for _, _, a in actions(world.watch())] == ["adopt"]
     assert world.record(W, number) is not None
 
 

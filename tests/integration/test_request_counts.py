@@ -32,6 +32,8 @@ PAGE = {"forgejo": 50, "github": 100}
 
 _SHA = re.compile(r"/[0-9a-f]{40}(?=/|$)")
 _NUMBER = re.compile(r"/\d+(?=/|$)")
+_COMPARE = re.compile(r"/compare/[^/]+$")
+_BRANCH = re.compile(r"/(branches|commits)/main(?=/|$)")
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +57,7 @@ def shape(requests: list[RecordedRequest]) -> Counter[str]:
         path = request.path
         for repo in REPOS:
             path = path.replace(f"/repos/{repo}/", "/repos/{repo}/")
+        path = _COMPARE.sub("/compare/{basehead}", _BRANCH.sub(r"/\1/{branch}", path))
         path = _NUMBER.sub("/{n}", _SHA.sub("/{sha}", path))
         counted[f"{request.method} {path}"] += 1
     return counted
@@ -104,17 +107,21 @@ def ready(w: World, per_repo: int) -> None:
 
 def test_a_small_poll_costs_exactly_this(world: World) -> None:
     """Two repos, three ready issues each: per repo the labels and two listings, per dispatch
-    the comments, one login per tick, one fleet read (the shell); writes are two per
-    dispatch."""
+    the comments and the run's base (the repo's default branch and its head), one login per
+    tick, one fleet read (the shell); writes are two per dispatch."""
     ready(world, 3)
     reset(world)
     report = poll(world)
     assert sorted(row.action for row in report.actions) == ["dispatch"] * 2 + ["skip"] * 4
+    head = "branches" if world.kind == "forgejo" else "commits"
     assert shape(world.forge.requests) == {
         "GET /repos/{repo}/labels": 2,
         "GET /repos/{repo}/issues": 4,  # ready + in progress, one page each
         "GET /repos/{repo}/issues/{n}/comments": 2,
         "GET /user": 1,
+        "GET /repos/acme/widgets": 1,  # the default branch's name ...
+        "GET /repos/acme/gadgets": 1,
+        f"GET /repos/{{repo}}/{head}/{{branch}}": 2,  # ... and its head: the run's base
         "POST /repos/{repo}/issues/{n}/labels": 2,
         "POST /repos/{repo}/issues/{n}/comments": 2,
     }
@@ -202,8 +209,10 @@ def in_flight(w: World) -> tuple[int, int]:
 
 def test_a_watch_tick_costs_exactly_this(world: World) -> None:
     """Per repo one listing (open and closed issues carrying the lock), per run its comments,
-    per pushed sha its existence and CI (GitHub also reads check runs); one login; on T3 one
-    fleet read and one thread read per run; the two changed records are written."""
+    per newly pushed sha its provenance (GitHub: base...sha and sha...main, each compare
+    giving both counts; Forgejo, whose compare counts one way only: base...sha, sha...base and
+    main...sha) and CI (GitHub also reads check runs); one login; on T3 one fleet read and one
+    thread read per run; the two changed records are written."""
     in_flight(world)
     reset(world)
     report = watch(world)
@@ -217,11 +226,11 @@ def test_a_watch_tick_costs_exactly_this(world: World) -> None:
     }
     if world.kind == "github":
         expected |= {
-            "GET /repos/{repo}/commits/{sha}": 1,
+            "GET /repos/{repo}/compare/{basehead}": 2,
             "GET /repos/{repo}/commits/{sha}/check-runs": 1,
         }
     else:
-        expected |= {"GET /repos/{repo}/git/commits/{sha}": 1}
+        expected |= {"GET /repos/{repo}/compare/{basehead}": 3}
     assert shape(world.forge.requests) == expected
     assert t3_shape(world) == {FLEET: 1, THREAD: 2}
     assert world.t3.commands == []

@@ -166,6 +166,10 @@ class FleetRead:
             return None
         return max((t for t in thread_times(thread) if t is not None), default=None)
 
+    def created_at(self, thread_id: str) -> datetime | None:
+        thread = self.thread(thread_id)
+        return None if thread is None else thread.created_at
+
     def last_error(self, thread_id: str) -> str | None:
         thread = self.thread(thread_id)
         if thread is None or thread.session is None:

@@ -58,6 +58,9 @@ class FleetView(Protocol):
 
     def last_activity_at(self, thread_id: str) -> datetime | None: ...
 
+    def created_at(self, thread_id: str) -> datetime | None:
+        """When T3 created the thread: a run's dispatch time when afk's record of it is lost."""
+
     def last_error(self, thread_id: str) -> str | None: ...
 
 

@@ -57,16 +57,21 @@ def preamble_for(config: Config, issue: Issue, attempt: int) -> str:
 
 
 def new_record(
-    config: Config, issue: Issue, attempt: int, base: BranchHead, now: datetime
+    config: Config, issue: Issue, attempt: int, base: BranchHead | None, now: datetime
 ) -> RunRecord:
-    """A run's first record: its thread, and the base its pushes must be ahead of."""
+    """A run's first record: its thread, and the base its pushes must be ahead of.
+
+    ``base`` is ``None`` for a record written after the dispatch (a repair): the default
+    branch may hold the agent's push by then, so its head is no base. Such a run is judged by
+    the commit-date rule against ``now``, its dispatch time (``core.provenance``).
+    """
     return RunRecord(
         thread_id=ids.thread_id(issue.repo, issue.number, attempt),
         attempt=attempt,
         dispatched_at=now,
         updated_at=now,
-        default_branch=base.name,
-        base_sha=base.sha,
+        default_branch=None if base is None else base.name,
+        base_sha=None if base is None else base.sha,
         branch=run_branch(config, issue, attempt),
     )
 

@@ -194,9 +194,16 @@ class _Watcher:
 
     def _repair(self, issue: Issue, comment: RunComment | None, attempt: int) -> ActionRow:
         """A locked run without its record: a poll adopted its thread (the watch, which never
-        overlaps itself, writes the record then), or crashed between lock and comment."""
-        base = self.deps.ci.default_branch(issue.repo)
-        record = new_record(self.config, issue, attempt, base, self.now)
+        overlaps itself, writes the record then), or crashed between lock and comment.
+
+        The base read at dispatch is lost, and the default branch's head now may already hold
+        the agent's push: the repaired record has no base, and its pushes are judged by their
+        commit dates against the thread's creation (``core.provenance``)."""
+        thread = ids.thread_id(issue.repo, issue.number, attempt)
+        dispatched = self.view.created_at(thread) or self.now
+        record = replace(
+            new_record(self.config, issue, attempt, None, dispatched), updated_at=self.now
+        )
         self._drop_label(issue, self.config.label_human)
         self._write(issue, comment, record)
         reason = "run comment was missing: written"

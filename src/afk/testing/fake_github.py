@@ -647,13 +647,19 @@ class FakeGitHub(FaultControls):
 
     def _commit(self, request: httpx.Request, owner: str, repo: str, sha: str) -> dict[str, Any]:
         """Authored by the repo owner: the model keeps no authors, and the validator refuses the
-        ``null`` GitHub sends for an unknown author (a nullable ``oneOf``)."""
+        ``null`` GitHub sends for an unknown author (a nullable ``oneOf``). The date and the
+        parents are the model's (provenance reads the committer date)."""
         repo_url = self._repo_url(request, owner, repo)
+        full_name = self._repo(owner, repo)
         git_user = {
             "name": owner,
             "email": f"{owner}@users.noreply.github.com",
-            "date": _iso(datetime(2020, 1, 1, tzinfo=UTC)),
+            "date": _iso(self.state.committed_at(full_name, sha)),
         }
+        parents = [
+            {"sha": parent, "url": f"{repo_url}/commits/{parent}"}
+            for parent in self.state.commit_parents(full_name, sha)
+        ]
         return {
             "url": f"{repo_url}/commits/{sha}",
             "sha": sha,
@@ -670,7 +676,7 @@ class FakeGitHub(FaultControls):
             },
             "author": self._user(request, owner),
             "committer": self._user(request, owner),
-            "parents": [],
+            "parents": parents,
         }
 
     def _status(

@@ -243,8 +243,13 @@ class ForgejoWire:
         person = {
             "name": owner.login,
             "email": f"{owner.login.lower()}@noreply.forge.invalid",
-            "date": timestamp(datetime(2024, 1, 1, tzinfo=UTC)),
+            "date": timestamp(self.state.committed_at(repo.full_name, sha)),
         }
+        commits = f"{self.api_url}/repos/{repo.full_name}/git/commits"
+        parents = [
+            {"url": f"{commits}/{parent}", "sha": parent, "created": person["date"]}
+            for parent in self.state.commit_parents(repo.full_name, sha)
+        ]
         return {
             "url": f"{self.api_url}/repos/{repo.full_name}/git/commits/{sha}",
             "sha": sha,
@@ -259,7 +264,7 @@ class ForgejoWire:
             },
             "author": self.user(owner),
             "committer": self.user(owner),
-            "parents": [],
+            "parents": parents,
         }
 
 

@@ -6,9 +6,10 @@ id sequences and the repo lookup, and nothing else from each other.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from afk.testing.forge_state.records import (
     CheckRun,
@@ -27,6 +28,9 @@ from afk.testing.forge_state.records import (
     User,
     utc_now,
 )
+
+_INITIALISED = datetime(2020, 1, 1, tzinfo=UTC)
+"""When every repo's initial commit was made: long before any test's clock."""
 
 
 @dataclass(slots=True)
@@ -138,6 +142,14 @@ class StateBase:
             owner = self.add_user(owner).login
             repo = Repo(self._next_id("repo"), owner, name, default_branch, private=private)
             data = _RepoData(repo)
+            # A repo starts as a forge's "initialise with a README" leaves it: one commit on
+            # its default branch, so a run always has a base to be compared with.
+            seed = f"initial commit of {repo.full_name}".encode()
+            initial = hashlib.sha1(seed, usedforsecurity=False).hexdigest()
+            data.commits.add(initial)
+            data.parents[initial] = ()
+            data.committed_at[initial] = _INITIALISED
+            data.branches[default_branch] = initial
             data.readers.update(self.user(login).login.casefold() for login in readers)
             self._repos[_key(full_name)] = data
             return repo
