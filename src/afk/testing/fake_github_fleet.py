@@ -18,7 +18,8 @@ description like every other route of the fake:
   /app/installations/{id}/access_tokens`` take only its JWT, verified with its public key (RS256,
   ``iss`` = the App id or client id, ``exp`` at most 10 minutes after ``iat``, not expired, ``iat``
   not in the future): anything else answers 401. Minted tokens act as ``<slug>[bot]`` for an hour
-  (``token_lifetime``), cannot call ``GET /user``, and answer 401 once expired.
+  (``token_lifetime``), cannot call ``GET /user``, and answer 401 once expired. JWTs and tokens
+  are judged on real time, like afk's signer; the forge clock moves only the rate windows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -181,13 +182,13 @@ class FleetControls:
     def expire_tokens(self) -> None:
         """Every minted token expires now (a token that lapses mid-tick)."""
         with self._lock:
-            past = self._fake.state.clock() - timedelta(seconds=1)
+            past = _wall_clock() - timedelta(seconds=1)
             self._minted = {token: (owner, past) for token, (owner, _) in self._minted.items()}
 
     def mint(self, owner: str) -> tuple[str, datetime]:
         assert self.app is not None
         token = "ghs_" + secrets.token_urlsafe(30)
-        expires = self._fake.state.clock() + self.token_lifetime
+        expires = _wall_clock() + self.token_lifetime
         with self._lock:
             self._minted[token] = (owner, expires)
             self.minted_count += 1
@@ -197,11 +198,20 @@ class FleetControls:
     def expired(self, token: str) -> bool:
         with self._lock:
             minted = self._minted.get(token)
-        return minted is not None and minted[1] <= self._fake.state.clock()
+        return minted is not None and minted[1] <= _wall_clock()
 
 
-def fleet(fake: FakeGitHub) -> FleetControls:
-    """The fleet controls of ``fake`` (made on first use)."""
+def _wall_clock() -> datetime:
+    """The App's JWTs and tokens live on real time, as afk's signer does (the forge clock of a
+    simulated day moves the rate-limit windows only)."""
+    return datetime.now(UTC)
+
+
+def fleet(fake: object) -> FleetControls:
+    """The fleet controls of ``fake``, a FakeGitHub (made on first use)."""
+    from afk.testing.fake_github import FakeGitHub
+
+    assert isinstance(fake, FakeGitHub), "fleet controls belong to a FakeGitHub"
     controls = fake.__dict__.get("_fleet_controls")
     if controls is None:
         controls = fake.__dict__.setdefault("_fleet_controls", FleetControls(fake))
@@ -275,7 +285,7 @@ def _verify_jwt(controls: FleetControls, token: str) -> User:
         raise _Refused(401, "'Expiration time' claim ('exp') is too far in the past") from None
     except jwt.PyJWTError:
         raise _Refused(401, "A JSON web token could not be decoded") from None
-    now = controls._fake.state.clock().timestamp()
+    now = _wall_clock().timestamp()
     iat, exp = claims["iat"], claims["exp"]
     if not isinstance(iat, int | float) or not isinstance(exp, int | float):
         raise _Refused(401, "A JSON web token could not be decoded")
