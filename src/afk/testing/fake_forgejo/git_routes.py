@@ -8,8 +8,10 @@ As Forgejo answers them (FORGE_API.md §12 and §17; ``routers/api/v1/repo/compa
   ``{total_commits, commits, files}``: the commits of HEAD since the merge base, so there is
   no behind count (a caller compares the other way round for it). An unknown BASE answers
   404. An unknown HEAD passes v11's head check (it tests the wrong names) and then fails in
-  ``git`` with a 500; from v13 it answers 404. Histories with no common ancestor fail in git
-  the same way (500), on every generation. Only commits and branch names are taught as refs.
+  ``git`` with a 500; from v13 it answers 404. Histories with no common ancestor: when git
+  finds no merge base, GetCompareInfo falls back to no commits (``total_commits: 0``) and a
+  200 (as recalled from Gitea's source, not re-read for this fake: the adapter treats it as
+  "not ahead", a refusal, either way). Only commits and branch names are taught as refs.
 """
 
 from __future__ import annotations
@@ -75,12 +77,11 @@ class GitRoutes(ForgejoServer):
                 raise HttpError(404, not_found("HeadNotExist"))
             raise HttpError(500, api_error(f"GetCompareInfo: bad revision {head!r}"))
         comparison = self.state.compare(call.repo, base_sha, head_sha)
-        if comparison.merge_base is None:
-            raise HttpError(500, api_error("GetCompareInfo: no merge base"))
+        ahead = comparison.ahead if comparison.merge_base is not None else ()
         wire = self._wire(call)
         body = {
-            "total_commits": comparison.ahead_by,
-            "commits": [wire.commit(repo, sha) for sha in comparison.ahead],
+            "total_commits": len(ahead),
+            "commits": [wire.commit(repo, sha) for sha in ahead],
             "files": [],
         }
         return Reply(200, body)
