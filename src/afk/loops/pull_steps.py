@@ -1,9 +1,10 @@
 """Carry out the pull-request actions the pure flow decides: open, merge, answer a review.
 
 Each is safe to repeat after a crash at any point:
-- open: the pull request is looked for by the run's branch first (a tick that opened it may
-  have died before recording it), and the forge refuses a second one for the same head anyway
-  (the adapter then returns the existing one); the record keeps its number;
+- open: the pull request was looked for by the run's branch earlier in the same tick (the
+  observation: a tick that opened it may have died before recording it), and the forge refuses
+  a second one for the same head anyway (the adapter then returns the existing one); the record
+  keeps its number;
 - merge: guarded by the head sha, so a head that moved refuses it; any refusal is re-read by the
   adapter (an "already merged" or a merge that landed before its reply was lost is a merge);
 - review: the corrective turn's commandId is the same for every send of one review, so a resend
@@ -40,24 +41,23 @@ class PullRequestSteps:
         return self.deps.pulls
 
     def open(self, record: RunRecord, after: RunRecord, action: OpenPull) -> int | None:
-        """Find or open the run's one pull request; returns its number (None in a dry run)."""
+        """Open the run's one pull request (``OpenPull`` comes only when this tick's look-up by
+        branch found none); returns its number (None in a dry run)."""
         if self.dry_run:
             return None
         repo, issue = self.issue.repo, self.issue
-        pull = self.pulls.find(repo, action.branch)
-        if pull is None:
-            base = record.default_branch or self.deps.ci.default_branch(repo).name
-            pull = self.pulls.open(
-                repo,
-                branch=action.branch,
-                base=base,
-                title=f"{issue.title} (#{issue.number})",
-                body=(
-                    f"Closes #{issue.number}\n\n"
-                    f"afk opened this pull request for the agent's run on #{issue.number}.\n"
-                    f"Issue: {issue.url}\n"
-                ),
-            )
+        base = record.default_branch or self.deps.ci.default_branch(repo).name
+        pull = self.pulls.open(
+            repo,
+            branch=action.branch,
+            base=base,
+            title=f"{issue.title} (#{issue.number})",
+            body=(
+                f"Closes #{issue.number}\n\n"
+                f"afk opened this pull request for the agent's run on #{issue.number}.\n"
+                f"Issue: {issue.url}\n"
+            ),
+        )
         self._write(replace_pull(after, pull.number))
         return pull.number
 
