@@ -52,6 +52,9 @@ REASON_TEXT: dict[EscalationReason, str] = {
     "answer to its question); afk stopped it",
     EscalationReason.CI_TIMEOUT: "CI or the deploy did not finish in the time allowed after the "
     "agent's verified push",
+    EscalationReason.PR_CLOSED: "the pull request was closed without being merged",
+    EscalationReason.REVIEW_ROUNDS_EXHAUSTED: "reviewers still asked for changes after every "
+    "allowed review round",
 }
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _WEBHOOK_PATH = re.compile(r"^/services/[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]+$")
