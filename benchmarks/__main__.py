@@ -1,8 +1,8 @@
 """``python -m benchmarks [--quick] [--only SECTION ...] [--out FILE]``: print the tables.
 
 The full run stays under three minutes on a 2-core machine; ``--quick`` is a smoke run of every
-section at a smaller scale. Sections: requests (poll and watch counts), latency (fan-out wall
-time), coldstart (the CLI's start-up), memory (the T3 snapshot at scale).
+section at a smaller scale. Sections: requests (poll and watch counts, one pull-request run),
+latency (fan-out wall time), coldstart (the CLI's start-up), memory (the T3 snapshot at scale).
 """
 
 from __future__ import annotations
@@ -22,10 +22,15 @@ from benchmarks.coldstart import coldstart_tables
 from benchmarks.counting import poll_table, watch_table
 from benchmarks.latency import latency_table
 from benchmarks.memory import memory_table
+from benchmarks.pull_request import pull_request_table
 from benchmarks.table import Table
 
 SECTIONS: dict[str, Callable[..., list[Table]]] = {
-    "requests": lambda *, quick: [poll_table(quick=quick), watch_table(quick=quick)],
+    "requests": lambda *, quick: [
+        poll_table(quick=quick),
+        watch_table(quick=quick),
+        pull_request_table(quick=quick),
+    ],
     "latency": lambda *, quick: [latency_table(quick=quick)],
     "coldstart": lambda *, quick: coldstart_tables(quick=quick),
     "memory": lambda *, quick: [memory_table(quick=quick)],
