@@ -362,3 +362,21 @@ def test_afks_login_is_asked_once_when_not_configured(world: World) -> None:
     assert [r.counts for r in client.reviews(REPO, number)] == [False]
     client.reviews(REPO, number)
     assert [r.path for r in world.fake.requests].count("/user") == 1
+
+
+def test_request_counts_of_a_run(world: World) -> None:
+    """What each operation costs on a quiet repo (the benchmarks quote these)."""
+    client = pulls(world)
+    world.fake.reset_counts()
+    assert client.find(REPO, BRANCH) is None
+    assert len(world.fake.requests) == 2  # the default branch, the by-head lookup
+    world.fake.reset_counts()
+    number = client.open(REPO, branch=BRANCH, base="main", title=TITLE, body=BODY).number
+    assert len(world.fake.requests) == 1
+    settle(world, number)
+    world.fake.reset_counts()
+    client.reviews(REPO, number)
+    assert len(world.fake.requests) == 1
+    world.fake.reset_counts()
+    assert client.merge(REPO, number, head_sha=HEAD_SHA, method="squash").merged
+    assert [r.method for r in world.fake.requests] == ["POST", "GET"]

@@ -169,7 +169,7 @@ class ForgejoPulls(ForgejoApi):
         url = self._url(repo, f"/pulls/{number}/reviews")
         for items in self._pages(url, operation=operation, total_header=True):
             for item in items:
-                review = _review(item, me, operation)
+                review = review_of(item, me, operation)
                 if review is None:
                     continue
                 found[review.id] = review
@@ -224,7 +224,7 @@ class ForgejoPulls(ForgejoApi):
             body = self._json("GET", url, operation=operation)
         except TrackerNotFound:
             return None
-        if not _own_head(body, branch):
+        if not own_head(body, branch):
             raise bad(operation, f"the pull request found for {branch} has another head")
         return pull_state(body, operation)
 
@@ -248,7 +248,7 @@ class ForgejoPulls(ForgejoApi):
         url = self._url(repo, "/pulls")
         for items in self._pages(url, operation=operation, params={"state": state}):
             for item in items:
-                if not _own_head(item, branch):
+                if not own_head(item, branch):
                     continue
                 pull = pull_state(item, operation)
                 if base is None or pull.base == base:
@@ -285,7 +285,7 @@ def pull_state(item: Any, operation: str) -> PullState:
     )
 
 
-def _own_head(item: Any, branch: str) -> bool:
+def own_head(item: Any, branch: str) -> bool:
     """Whether the pull request's head is ``branch`` of the base repository itself (not a
     fork's branch of the same name)."""
     head = item.get("head") if isinstance(item, dict) else None
@@ -300,7 +300,7 @@ def _own_head(item: Any, branch: str) -> bool:
     return True
 
 
-def _review(item: Any, me: str, operation: str) -> Review | None:
+def review_of(item: Any, me: str, operation: str) -> Review | None:
     """Forgejo's PullReview as the core's; a review without an author is nobody's and dropped."""
     review_id = field(item, "id", int, operation)
     author = login_of(item.get("user"))
