@@ -39,7 +39,7 @@ from afk.adapters.http import RetryPolicy
 from afk.adapters.issue_comments import IssueComments
 from afk.adapters.per_repo_listing import PerRepoListing
 from afk.core.phase_checklist import MARKER_PREFIX
-from afk.core.ports import Approval, BearerProvider, IssueState, RunComment
+from afk.core.ports import Approval, BearerProvider, IssueState, LaterEvent, RunComment
 from afk.core.types import Issue, RepoRef
 from afk.errors import AfkError, TrackerNotFound
 
@@ -207,16 +207,17 @@ class ForgejoTracker(ForgejoLabels, IssueComments, PerRepoListing):
         wanted = label.casefold()
         labeler: str | None = None
         labeled_at: datetime | None = None
-        moments: list[datetime] = []
+        moments: list[LaterEvent] = []
         for items in self._pages(
             self._url(repo, f"/issues/{number}/timeline"), operation=operation
         ):
             for event in items:
                 if not isinstance(event, dict):
                     continue
+                actor = _login(event.get("user"))
                 for key in ("created_at", "updated_at"):
                     if isinstance(event.get(key), str):
-                        moments.append(_timestamp(event[key], operation))
+                        moments.append(LaterEvent(_timestamp(event[key], operation), actor))
                 if event.get("type") != "label" or event.get("body") != "1":
                     continue
                 if _text(event.get("label"), "name").casefold() != wanted:
@@ -224,8 +225,8 @@ class ForgejoTracker(ForgejoLabels, IssueComments, PerRepoListing):
                 at = _timestamp(event.get("created_at"), operation)
                 if labeled_at is None or at >= labeled_at:
                     labeler, labeled_at = _login(event.get("user")) or labeler, at
-        later = [moment for moment in moments if labeled_at is not None and moment >= labeled_at]
-        return Approval(labeler, labeled_at, max(later, default=None))
+        later = tuple(m for m in moments if labeled_at is not None and m.at >= labeled_at)
+        return Approval(labeler, labeled_at, later)
 
     # --- the run comment ------------------------------------------------------------------
 

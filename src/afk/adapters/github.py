@@ -26,7 +26,7 @@ from afk.adapters.github_ci import GitHubCi, reduce_ci
 from afk.adapters.http import RetryPolicy
 from afk.adapters.issue_comments import IssueComments
 from afk.adapters.per_repo_listing import PerRepoListing
-from afk.core.ports import Approval, BearerProvider, IssueState, RunComment
+from afk.core.ports import Approval, BearerProvider, IssueState, LaterEvent, RunComment
 from afk.core.types import Issue, RepoRef
 from afk.errors import LabelMissing, TrackerAuthError, TrackerNotFound, TrackerRejected
 
@@ -181,14 +181,14 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
         operation = f"read events of {repo}#{number}"
         wanted = label.casefold()
         latest: tuple[datetime, int, str | None] | None = None
-        moments: list[datetime] = []
+        moments: list[LaterEvent] = []
         url = self._url(repo, f"/issues/{number}/events")
         for _, items in self._pages(url, operation=operation, params={}):
             for item in items:
                 if not isinstance(item, dict):
                     continue
                 at = _timestamp(item.get("created_at"), operation)
-                moments.append(at)
+                moments.append(LaterEvent(at, _login(item.get("actor"))))
                 if item.get("event") != "labeled":
                     continue
                 name = _field(_field(item, "label", dict, operation), "name", str, operation)
@@ -198,17 +198,20 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
                 if latest is None or key[:2] > latest[:2]:
                     latest = key
         if latest is None:
-            return Approval(None, None, None)
+            return Approval(None, None)
         operation = f"read comments of {repo}#{number}"
         url = self._url(repo, f"/issues/{number}/comments")
         for _, items in self._pages(url, operation=operation, params={}):
             for item in items:
+                if not isinstance(item, dict):
+                    continue
+                author = _login(item.get("user"))
                 for key_name in ("created_at", "updated_at"):
-                    if isinstance(item, dict) and isinstance(item.get(key_name), str):
-                        moments.append(_timestamp(item[key_name], operation))
+                    if isinstance(item.get(key_name), str):
+                        moments.append(LaterEvent(_timestamp(item[key_name], operation), author))
         labeled_at = latest[0]
-        later = [moment for moment in moments if moment >= labeled_at]
-        return Approval(latest[2], labeled_at, max(later, default=None))
+        later = tuple(moment for moment in moments if moment.at >= labeled_at)
+        return Approval(latest[2], labeled_at, later)
 
     def create_label(self, repo: RepoRef, name: str, *, color: str, description: str) -> None:
         """``POST …/labels``, the colour without ``#`` (GH). Not retried on a lost reply: a 422
@@ -227,7 +230,6 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
         except TrackerRejected as exc:
             if exc.status != 422 or name.casefold() not in self._repo_labels(repo, fresh=True):
                 raise
-
 
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         known = self._repo_labels(repo, fresh=True)

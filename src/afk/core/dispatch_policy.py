@@ -131,18 +131,32 @@ def _pick_reason(issue: Issue) -> str:
     return f"{label}, oldest ready in {issue.repo}"
 
 
-def edited_after_approval(updated_at: datetime | None, approval: Approval) -> bool:
+def edited_after_approval(
+    updated_at: datetime | None, approval: Approval, *, unexplaining: Iterable[str] = ()
+) -> bool:
     """Did the issue change after the ready label was applied, in a way the timeline does not
     explain (a body or title edit)? An approval covers the text as it was when it was given.
 
     Neither forge's REST API reports a body edit, but every change moves the issue's
     ``updated_at``, and the timeline holds every other kind of change (labels, comments,
-    renames, …). So an ``updated_at`` later than the approving label event and than every
-    later timeline event is an unexplained edit. Conservative: it may also refuse an issue
-    whose change left no timeline trace for another reason (the forge's own bookkeeping), and
-    the fix is the same: re-apply the label. Unknown times count as edited.
+    cross-references). So an ``updated_at`` later than the approving label event and than
+    every later timeline event is an unexplained edit. A later event explains only up to its
+    own time, so an edit followed by an event would hide behind it: the events of
+    ``unexplaining`` logins (the issue's author, who can edit it, and afk's own account, whose
+    note about an edit must not clear that edit) explain nothing. Conservative: it may also
+    refuse an issue whose author acted after the approval, or whose change left no timeline
+    trace for another reason, and the fix is the same: re-apply the label. Unknown times count
+    as edited; a deleted user's events explain nothing.
     """
     if updated_at is None or approval.labeled_at is None:
         return True
-    explained = max(approval.labeled_at, approval.explained_until or approval.labeled_at)
-    return updated_at > explained
+    doubtful = {login.casefold() for login in unexplaining}
+    explained = max(
+        (
+            event.at
+            for event in approval.later
+            if event.actor is not None and event.actor.casefold() not in doubtful
+        ),
+        default=approval.labeled_at,
+    )
+    return updated_at > max(approval.labeled_at, explained)

@@ -166,9 +166,9 @@ class Tracker(Protocol):
         """Who most recently applied ``label`` to the issue, from its timeline/events."""
 
     def label_approval(self, repo: RepoRef, number: int, label: str) -> Approval:
-        """Who most recently applied ``label``, when, and the newest later timeline event (every
-        page read): what ``dispatch_policy.edited_after_approval`` weighs against the issue's
-        ``updated_at``."""
+        """Who most recently applied ``label``, when, and every later timeline event with its
+        actor (every page read): what ``dispatch_policy.edited_after_approval`` weighs against
+        the issue's ``updated_at``."""
 
     def missing_labels(self, repo: RepoRef, labels: tuple[str, ...]) -> tuple[str, ...]:
         """Which of ``labels`` the repo does not define (for ``doctor`` and the tick's guard)."""
@@ -213,14 +213,24 @@ class Budget:
 class Approval:
     """The ready label's latest application and what happened on the issue after it.
 
-    ``explained_until`` is the newest timeline event at or after ``labeled_at`` (label changes,
-    comments, …): each of those moves the issue's ``updated_at`` too, so an ``updated_at``
-    later than all of them is an edit the timeline does not show (a body or title edit).
+    ``later`` holds every timeline event (label changes, comments by their creation and last
+    edit, …) at or after ``labeled_at``, each with who made it: each of those moves the issue's
+    ``updated_at`` too, so an ``updated_at`` later than all that can explain it is an edit the
+    timeline does not show (a body or title edit). Which events may explain it is the core's
+    call (``dispatch_policy.edited_after_approval``).
     """
 
     labeler: str | None
     labeled_at: datetime | None
-    explained_until: datetime | None
+    later: tuple[LaterEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LaterEvent:
+    """One timeline moment after an approval, and its actor (``None``: a deleted user)."""
+
+    at: datetime
+    actor: str | None
 
 
 @dataclass(frozen=True, slots=True)

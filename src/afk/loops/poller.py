@@ -172,7 +172,9 @@ def _with_labelers(
     for issue in sorted(ready, key=rank):
         approval = deps.tracker.label_approval(issue.repo, issue.number, config.label_ready)
         approvals[issue.number] = approval
-        edited = edited_after_approval(issue.updated_at, approval)
+        edited = edited_after_approval(
+            issue.updated_at, approval, unexplaining=(issue.author, deps.tracker.bot_login())
+        )
         checked[issue.number] = replace(
             issue, trigger_labeler=approval.labeler, edited_after_approval=edited
         )
@@ -214,9 +216,14 @@ def _note_edits(
 def _edit_note(config: Config, labeler: str | None, marker: str) -> str:
     by = f" by @{labeler}" if labeler else ""
     return (
-        f"afk did not start an agent on this issue: its title or body changed after "
+        f"afk did not start an agent on this issue: its title or body may have changed after "
         f"`{config.label_ready}` was applied{by}. An approval covers the text as it was when it "
-        f"was given: re-apply `{config.label_ready}` to approve this version.\n\n{marker}\n"
+        f"was given: re-apply `{config.label_ready}` to approve this version.\n\n"
+        f"How afk tells: the forge does not report a body edit, so afk compares the issue's "
+        f"last update time with the label event and the later label changes and comments. It "
+        f"may refuse an issue that was not edited: one where the issue's author (or afk) "
+        f"commented or changed a label after the approval, or where something the token cannot "
+        f"see touched the issue.\n\n{marker}\n"
     )
 
 
@@ -344,7 +351,8 @@ class _Starter:
             trusted = {login.casefold() for login in config.trusted_labelers}
             if approval.labeler is None or approval.labeler.casefold() not in trusted:
                 return "the fleet listing was behind: the ready label was re-applied untrusted"
-            if edited_after_approval(fresh.updated_at, approval):
+            doubtful = (fresh.author, tracker.bot_login())
+            if edited_after_approval(fresh.updated_at, approval, unexplaining=doubtful):
                 return (
                     f"edited after approval: re-apply {config.label_ready} to approve this version"
                 )

@@ -272,11 +272,15 @@ class IssuesMixin(StateBase):
     # --- comments -------------------------------------------------------------------------
 
     def add_comment(self, repo: str, number: int, body: str, *, user: str) -> Comment:
-        """Post a comment as ``user`` (who must exist: the fakes pass the token's user)."""
+        """Post a comment as ``user`` (who must exist: the fakes pass the token's user).
+
+        The issue's ``updated_at`` moves too, as on both real forges (Forgejo stamps the issue
+        in the comment's transaction; GitHub counts a comment as an update of the issue)."""
         with self._lock:
             issue = self.issue(repo, number)
             author = self.user(user)
             now = self._now()
+            self._data(repo).issues[number] = replace(issue, updated_at=now)
             comment = Comment(
                 id=self._next_id("comment"),
                 repo=issue.repo,
