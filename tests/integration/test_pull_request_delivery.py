@@ -492,7 +492,7 @@ def test_push_delivery_is_unchanged_and_reads_no_pull_request(world: World) -> N
 def test_status_shows_the_pull_request_and_what_it_waits_on(world: World) -> None:
     from afk.loops.status import in_flight
 
-    config = pr_config(world)
+    config = pr_config(world, deploy_context=DEPLOY)
     number, pull = opened(world, config)
     world.ci(W, SHA1, "pending")
 
@@ -508,3 +508,6 @@ def test_status_shows_the_pull_request_and_what_it_waits_on(world: World) -> Non
     assert waiting() == (pull, "merge")
     world.review(W, pull, "request_changes", "rename it")
     assert waiting() == (pull, "agent")
+    world.person_merges(W, pull)
+    assert not world.is_open(W, number)  # "Closes #N": the run still waits on its deploy
+    assert waiting() == (pull, "deploy")

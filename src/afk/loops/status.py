@@ -13,10 +13,12 @@ from typing import Any
 
 from afk.core import phase_checklist
 from afk.core.config import Config
+from afk.core.ports import IssueState
 from afk.core.pull_request_flow import reviews_to_answer
 from afk.core.types import (
     CiState,
     CiStatus,
+    Delivery,
     Observation,
     PullState,
     PullStatus,
@@ -71,7 +73,10 @@ def in_flight(deps: Deps, config: Config, *, now: datetime) -> StatusReport:
 
     def repo_rows(repo: RepoRef) -> list[StatusRow]:
         try:
-            issues = deps.tracker.list_issues(repo, config.label_in_progress)
+            # in pull-request delivery the merge may close the issue ("Closes #N") while the
+            # run still waits on the deploy: a closed issue still locked is still in flight
+            state: IssueState = "all" if config.delivery is Delivery.PULL_REQUEST else "open"
+            issues = deps.tracker.list_issues(repo, config.label_in_progress, state=state)
             rows = []
             for issue in issues:
                 if issue.repo != repo:
