@@ -1,0 +1,47 @@
+"""Hours of one-minute fleet ticks under GitHub's rate countdown: never a rate-limit refusal.
+
+Four simulated hours (four core windows, 240 search windows) rather than a day: each tick pair
+costs about a quarter of a second of contract validation in the fakes, and every hour is like
+the others (benchmarks/fleet_listing.py gives the hourly figure: 660 of 5,000)."""
+
+from __future__ import annotations
+
+import pytest
+
+from afk.testing.fake_github_fleet import fleet
+from afk.testing.world import HUMAN, World
+
+REPOS = tuple(f"acme/repo-{i:02d}" for i in range(30))
+LOCK = "agent-in-progress"
+
+
+@pytest.mark.slow
+def test_hours_of_fleet_ticks_never_meet_a_rate_limit_refusal() -> None:
+    with World(forge="github", repos=REPOS, slack=False) as world:
+        controls = fleet(world.forge)
+        controls.rate_limits(core=5000, search=30)
+        controls.index_lag = 2
+        config = world.config(listing="fleet", max_concurrent=3)
+        dispatched = 0
+        for minute in range(4 * 60):
+            if minute % 10 == 0:  # a new ready issue every ten minutes
+                world.ready_issue(REPOS[(minute // 30) % len(REPOS)], f"task {minute}")
+            if minute % 15 == 14:  # a person ends a run in flight
+                for repo in REPOS:
+                    locked = [
+                        i.number
+                        for i in world.state.list_issues(repo, state="open")
+                        if LOCK in world.labels(repo, i.number)
+                    ]
+                    if locked:
+                        world.state.close_issue(repo, locked[0], actor=HUMAN)
+                        break
+            poll = world.poll(config)
+            watch = world.watch(config)
+            assert poll.exit_code == 0 and watch.exit_code == 0, (poll.errors, watch.errors)
+            dispatched += sum(row.action == "dispatch" for row in poll.actions)
+            controls.refresh_index()
+            world.clock.advance(1)
+        assert controls.refused_for_rate == 0
+        assert dispatched >= 12  # real work was done, not hours of skipped ticks
+        assert world.forge.violations == []
