@@ -166,3 +166,22 @@ def test_the_fleet_listing_refuses_an_edited_issue_too(world: World) -> None:
     assert report.errors == []
     assert rows(report, number) == [("skip", REASON)]
     assert len(notes(world, number)) == 1
+
+
+def test_a_trusted_author_may_prioritise_after_approving(world: World) -> None:
+    """A maintainer who files an issue, approves it and then sets its priority is trusted with
+    their own events: only an untrusted author's could hide an edit of theirs."""
+    issue = world.state.add_issue(W, "Add healthz", body="Return 200.", user=HUMAN)
+    world.state.add_label_by_name(W, issue.number, READY, actor=HUMAN)
+    world.clock.advance(1)
+    world.state.add_label_by_name(W, issue.number, "P1", actor=HUMAN)
+    world.clock.advance(1)
+    assert [a for a, _ in rows(trusted(world), issue.number)] == ["dispatch"]
+
+
+def test_an_untrusted_author_prioritising_after_approval_is_refused(world: World) -> None:
+    """Conservative: the author's own label change could follow an edit and hide it."""
+    number = approved_issue(world)
+    world.state.add_label_by_name(W, number, "P1", actor=AUTHOR)
+    world.clock.advance(1)
+    assert rows(trusted(world), number) == [("skip", REASON)]

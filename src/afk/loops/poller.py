@@ -173,7 +173,7 @@ def _with_labelers(
         approval = deps.tracker.label_approval(issue.repo, issue.number, config.label_ready)
         approvals[issue.number] = approval
         edited = edited_after_approval(
-            issue.updated_at, approval, unexplaining=(issue.author, deps.tracker.bot_login())
+            issue.updated_at, approval, unexplaining=_doubtful(deps, config, issue)
         )
         checked[issue.number] = replace(
             issue, trigger_labeler=approval.labeler, edited_after_approval=edited
@@ -181,6 +181,15 @@ def _with_labelers(
         if approval.labeler is not None and approval.labeler.casefold() in trusted and not edited:
             break
     return [checked.get(issue.number, issue) for issue in ready]
+
+
+def _doubtful(deps: Deps, config: Config, issue: Issue) -> tuple[str, ...]:
+    """Whose events after an approval explain no update of the issue: afk's own (its note about
+    an edit must not clear that edit) and an untrusted author's (who could edit the text and
+    then comment or relabel to hide it). A trusted author is trusted with their own issue."""
+    trusted = {login.casefold() for login in config.trusted_labelers or ()}
+    bot = deps.tracker.bot_login()
+    return (bot,) if issue.author.casefold() in trusted else (bot, issue.author)
 
 
 def _note_edits(
@@ -221,9 +230,9 @@ def _edit_note(config: Config, labeler: str | None, marker: str) -> str:
         f"was given: re-apply `{config.label_ready}` to approve this version.\n\n"
         f"How afk tells: the forge does not report a body edit, so afk compares the issue's "
         f"last update time with the label event and the later label changes and comments. It "
-        f"may refuse an issue that was not edited: one where the issue's author (or afk) "
-        f"commented or changed a label after the approval, or where something the token cannot "
-        f"see touched the issue.\n\n{marker}\n"
+        f"may refuse an issue that was not edited: one where its author (unless a trusted "
+        f"labeler) commented or changed a label after the approval, or where something the "
+        f"token cannot see touched the issue.\n\n{marker}\n"
     )
 
 
@@ -351,7 +360,7 @@ class _Starter:
             trusted = {login.casefold() for login in config.trusted_labelers}
             if approval.labeler is None or approval.labeler.casefold() not in trusted:
                 return "the fleet listing was behind: the ready label was re-applied untrusted"
-            doubtful = (fresh.author, tracker.bot_login())
+            doubtful = _doubtful(self.deps, config, fresh)
             if edited_after_approval(fresh.updated_at, approval, unexplaining=doubtful):
                 return (
                     f"edited after approval: re-apply {config.label_ready} to approve this version"
