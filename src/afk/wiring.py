@@ -17,7 +17,7 @@ from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
 from afk.adapters.forgejo_fleet import ForgejoSearchLister
 from afk.adapters.github import GitHubCi, GitHubTracker
 from afk.adapters.github_app import AppGitHubCi, AppGitHubTracker, GitHubApp
-from afk.adapters.github_fleet import GitHubSearchLister
+from afk.adapters.github_fleet import GitHubIssuesLister, GitHubSearchLister
 from afk.adapters.http import RetryPolicy
 from afk.adapters.rate_meter import RateMeter
 from afk.adapters.secrets import EnvBearer, FileBearer, VaultBearer
@@ -176,7 +176,9 @@ def _github(
         retry=retry,
         per_repo=lambda r, lbl, st: tracker.list_issues(r, lbl, state=st),
     )
-    lister = search if config.fleet_listing() else None
+    # A personal token lists through GET /issues (no index lag); an App must search.
+    fleet_lister = search if app is not None else GitHubIssuesLister(url, http, bearer, retry=retry)
+    lister = fleet_lister if config.fleet_listing() else None
     # Fleet mode reads every budget first (free); per-repo mode learns them from its listings.
     primer = search if lister is not None else None
     return FleetTracker(tracker, lister=lister, meter=meter, primer=primer), ci

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from afk.testing.fake_github_fleet import fleet
 from afk.testing.world import HUMAN, World
+from tests.integration.fleet_kit import as_app
 
 REPOS = ("acme/a", "acme/b", "beta/c")
 READY, LOCK = "ready-for-agent", "agent-in-progress"
@@ -46,9 +49,10 @@ def _apply(world: World, step: Step) -> None:
 def test_a_lagging_listing_never_dispatches_twice_in_a_repo_nor_a_closed_or_locked_issue(
     lag: int, history: list[list[Step]]
 ) -> None:
-    with World(forge="github", repos=REPOS) as world:
+    with World(forge="github", repos=REPOS) as world, tempfile.TemporaryDirectory() as keys:
         fleet(world.forge).index_lag = lag
-        config = world.config(listing="fleet", max_concurrent=3)
+        # As an App, afk lists through the issue search: the listing that lags.
+        config = world.config(listing="fleet", max_concurrent=3, **as_app(world, Path(keys)))
         for between in history:
             for step in between:
                 _apply(world, step)

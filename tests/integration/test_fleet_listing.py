@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from afk.core.types import RepoRef
 from afk.errors import TrackerError
 from afk.testing.fake_github_fleet import fleet
 from afk.testing.world import HUMAN, World
+from tests.integration.fleet_kit import fleet_config
 
 READY = "ready-for-agent"
 ENROLLED = ("acme/a", "acme/b", "beta/solo")
 
 
+LISTERS = ["search", "issues", "forgejo"]
+
+
+def _forge(lister: str) -> str:
+    return "forgejo" if lister == "forgejo" else "github"
+
+
 def _searches(world: World) -> list[str]:
-    return [r.path for r in world.forge.requests if "search" in r.path]
+    return [r.path for r in world.forge.requests if r.path in ("/search/issues", "/issues")] + [
+        r.path for r in world.forge.requests if r.path == "/repos/issues/search"
+    ]
 
 
-@pytest.mark.parametrize("forge", ["github", "forgejo"])
-def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(forge: str) -> None:
-    with World(forge=forge, repos=ENROLLED) as world:  # type: ignore[arg-type]
+@pytest.mark.parametrize("lister", LISTERS)
+def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(
+    lister: str, tmp_path: Path
+) -> None:
+    with World(forge=_forge(lister), repos=ENROLLED) as world:  # type: ignore[arg-type]
         world.add_repo("acme/foreign")  # same owner, not enrolled: the search returns it
         expected = set()
         for i in range(120):  # more than a page on both forges (GitHub 100, Forgejo 50)
@@ -32,7 +46,7 @@ def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(forg
         world.state.close_issue("acme/b", closed, actor=HUMAN)
         world.state.add_issue("acme/b", "unlabelled", body="", user=HUMAN)
 
-        tracker = world.deps(world.config(listing="fleet")).tracker
+        tracker = world.deps(fleet_config(world, lister, tmp_path)).tracker
         assert tracker.fleet_listing
         found = tracker.list_fleet(world.repos, READY)
 
@@ -45,13 +59,13 @@ def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(forg
         assert per_repo == []
 
 
-@pytest.mark.parametrize("forge", ["github", "forgejo"])
-def test_state_all_lists_closed_locked_issues_too(forge: str) -> None:
-    with World(forge=forge, repos=ENROLLED) as world:  # type: ignore[arg-type]
+@pytest.mark.parametrize("lister", LISTERS)
+def test_state_all_lists_closed_locked_issues_too(lister: str, tmp_path: Path) -> None:
+    with World(forge=_forge(lister), repos=ENROLLED) as world:  # type: ignore[arg-type]
         number = world.ready_issue("acme/a", "run")
         world.state.add_label_by_name("acme/a", number, "agent-in-progress", actor=HUMAN)
         world.state.close_issue("acme/a", number, actor=HUMAN)
-        tracker = world.deps(world.config(listing="fleet")).tracker
+        tracker = world.deps(fleet_config(world, lister, tmp_path)).tracker
         assert tracker.list_fleet(world.repos, "agent-in-progress") == []
         found = tracker.list_fleet(world.repos, "agent-in-progress", state="all")
         assert [(i.repo, i.number, i.state) for i in found] == [
@@ -59,12 +73,12 @@ def test_state_all_lists_closed_locked_issues_too(forge: str) -> None:
         ]
 
 
-def test_github_splits_a_query_past_the_search_cap() -> None:
+def test_github_splits_a_query_past_the_search_cap(tmp_path: Path) -> None:
     with World(forge="github", repos=("acme/a", "acme/b")) as world:
         for i in range(1001):
             world.ready_issue("acme/a", f"a{i}")
         world.ready_issue("acme/b", "b")
-        tracker = world.deps(world.config(listing="fleet")).tracker
+        tracker = world.deps(fleet_config(world, "search", tmp_path)).tracker
         found = tracker.list_fleet(world.repos, READY)
         assert len(found) == 1002
         queries = [r.query.get("q", "") for r in world.forge.requests if "search" in r.path]
@@ -75,10 +89,11 @@ def test_github_splits_a_query_past_the_search_cap() -> None:
         assert world.forge.violations == []
 
 
-def test_github_search_is_refused_past_its_own_bucket_like_github() -> None:
+def test_github_search_is_refused_past_its_own_bucket_like_github(tmp_path: Path) -> None:
     with World(forge="github", repos=("acme/a", "acme/b")) as world:
+        config = fleet_config(world, "search", tmp_path)
         fleet(world.forge).rate_limits(core=5000, search=2)
-        tracker = world.deps(world.config(listing="fleet")).tracker
+        tracker = world.deps(config).tracker
         tracker.list_fleet(world.repos, READY)
         tracker.list_fleet(world.repos, READY)
         assert fleet(world.forge).remaining("search") == 0
@@ -94,3 +109,16 @@ def test_auto_stays_per_repo_for_a_small_fleet() -> None:
         world.ready_issue("acme/a", "x")
         world.poll()
         assert _searches(world) == []
+
+
+def test_an_installation_token_cannot_list_with_get_issues_like_github(tmp_path: Path) -> None:
+    with World(forge="github", repos=ENROLLED) as world:
+        fleet_config(world, "search", tmp_path)  # registers the App and its installation
+        token, _ = fleet(world.forge).mint("acme")
+        assert world._http is not None
+        reply = world._http.get(
+            f"{world.tracker_url}/issues",
+            params={"filter": "all"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert reply.status_code == 403

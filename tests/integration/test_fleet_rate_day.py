@@ -6,22 +6,25 @@ the others (benchmarks/fleet_listing.py gives the hourly figure: 660 of 5,000)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from afk.testing.fake_github_fleet import fleet
 from afk.testing.world import HUMAN, World
+from tests.integration.fleet_kit import as_app
 
 REPOS = tuple(f"acme/repo-{i:02d}" for i in range(30))
 LOCK = "agent-in-progress"
 
 
 @pytest.mark.slow
-def test_hours_of_fleet_ticks_never_meet_a_rate_limit_refusal() -> None:
+def test_hours_of_fleet_ticks_never_meet_a_rate_limit_refusal(tmp_path: Path) -> None:
     with World(forge="github", repos=REPOS, slack=False) as world:
         controls = fleet(world.forge)
+        config = world.config(listing="fleet", max_concurrent=3, **as_app(world, tmp_path))
         controls.rate_limits(core=5000, search=30)
         controls.index_lag = 2
-        config = world.config(listing="fleet", max_concurrent=3)
         dispatched = 0
         for minute in range(4 * 60):
             if minute % 10 == 0:  # a new ready issue every ten minutes

@@ -1,5 +1,8 @@
 """GitHub's fleet listing: ready (or locked) issues of every enrolled repo in a few searches.
 
+With a personal token the fleet is listed with ``GET /issues?filter=all`` instead
+(``GitHubIssuesLister``): a database read, no index lag, the core bucket.
+
 Facts (FORGE_API.md section 11): ``GET /search/issues`` takes ``repo:``/``user:`` qualifiers and
 works for personal tokens and App installation tokens alike (``GET /issues`` refuses the latter),
 has a bucket of its own (30 requests a minute), yields at most 1,000 results per query, and
@@ -157,3 +160,24 @@ def _fenced(item: Any, enrolled: dict[str, RepoRef], operation: str) -> Issue | 
         raise _bad(operation, "a search item's repository_url is not a repository's URL")
     repo = enrolled.get(f"{path[-2]}/{path[-1]}".casefold())
     return None if repo is None else _issue_of(repo, item, operation)
+
+
+class GitHubIssuesLister(GitHubApi):
+    """``issues(repos, label, state)`` through ``GET /issues?filter=all``: every issue the
+    token's account can see, read from the database (no index lag) and counted against the core
+    bucket, not search's 30 a minute. A personal token only: an App installation token cannot
+    call it. Every item passes the same fence as a search result."""
+
+    def issues(
+        self, repos: tuple[RepoRef, ...], label: str, *, state: IssueState = "open"
+    ) -> list[Issue]:
+        enrolled = {str(repo).casefold(): repo for repo in repos}
+        operation = f"list {state} issues labelled {label} across the token's repositories"
+        params = {"filter": "all", "state": state, "labels": label}
+        found: list[Issue] = []
+        for _, items in self._pages(f"{self._base}/issues", operation=operation, params=params):
+            for item in items:
+                issue = _fenced(item, enrolled, operation)
+                if issue is not None and issue.has_label(label):
+                    found.append(issue)
+        return found

@@ -3,6 +3,8 @@
 Each behaves as GitHub documents it (FORGE_API.md sections 9, 11, 16a), checked against GitHub's
 description like every other route of the fake:
 
+- ``GET /issues?filter=all`` lists every repo the caller owns or collaborates on, from the
+  database; an installation token is refused (403).
 - ``GET /search/issues`` reads an *index*: with ``fleet(fake).index_lag = N`` it answers from the
   state as it was N calls of ``refresh_index()`` ago (a test calls it once per tick), so a label
   just added may be missing and one just removed may still match. Qualifiers taught: ``is:issue``
@@ -175,6 +177,8 @@ class FleetControls:
         )
 
     def install(self, owner: str, installation_id: int) -> None:
+        """The App installed on ``owner``'s account (one installation may serve several owners
+        in a test: afk then names it with ``AFK_GITHUB_APP_INSTALLATION_ID``)."""
         assert self.app is not None, "register_app first"
         self._fake.state.add_user(owner)
         self.app.installations[owner.casefold()] = installation_id
@@ -232,6 +236,7 @@ def routes(fake: FakeGitHub) -> list[Route]:
     handlers = _Handlers(fake)
     return [
         ("GET", "/search/issues", handlers.search),
+        ("GET", "/issues", handlers.user_issues),
         ("GET", "/rate_limit", handlers.rate_limit),
         ("GET", "/app", handlers.get_app),
         ("GET", "/repos/{owner}/{repo}/installation", handlers.repo_installation),
@@ -342,6 +347,35 @@ class _Handlers:
             "search_type": "lexical",
         }
         return 200, body, headers
+
+    def user_issues(self, request: httpx.Request, user: User) -> _Reply:
+        """``GET /issues?filter=all``: the issues (pull requests too) of every repo the caller
+        owns or collaborates on, read from the database (no index, no lag); an installation
+        token cannot call it (``enabledForGitHubApps: false``)."""
+        from afk.testing.fake_github import _paginate, _Refused
+
+        query = _only(request, ("filter", "state", "labels", "per_page", "page"))
+        if user.login in self.fake._installation_logins:
+            raise _Refused(403, "Resource not accessible by integration")
+        if query.get("filter") != "all":
+            raise _Refused(422, "the fake was taught filter=all only", violation=True)
+        wanted = query.get("state", "open")
+        names = [n for n in query.get("labels", "").split(",") if n.strip()]
+        state = self.fake.state
+        repos = [data.repo.full_name for data in list(state._repos.values())]
+        found = [
+            issue
+            for repo in repos
+            if state.has_write_access(repo, user.login)
+            for issue in state.list_issues(repo, state=wanted)  # type: ignore[arg-type]
+            if all(
+                any(lbl.name.casefold() == n.strip().casefold() for lbl in issue.labels)
+                for n in names
+            )
+        ]
+        found.sort(key=lambda i: (i.created_at, i.id), reverse=True)
+        chunk, headers = _paginate(request, found)
+        return 200, [self.fake._issue(request, issue) for issue in chunk], headers
 
     def _scope(self, user: User, terms: dict[str, list[str]]) -> set[str] | None:
         """The repos the qualifiers name (``None``: every repo the caller can read)."""
