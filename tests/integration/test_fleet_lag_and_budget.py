@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from afk.testing.fake_github_fleet import fleet
+from afk.testing.github_app_kit import as_app
 from afk.testing.world import HUMAN, World
-from tests.integration.fleet_kit import as_app
 
 REPOS = ("acme/a", "acme/b", "beta/c")
 READY, LOCK = "ready-for-agent", "agent-in-progress"

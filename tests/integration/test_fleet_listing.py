@@ -9,8 +9,8 @@ import pytest
 from afk.core.types import RepoRef
 from afk.errors import TrackerError
 from afk.testing.fake_github_fleet import fleet
+from afk.testing.github_app_kit import fleet_config
 from afk.testing.world import HUMAN, World
-from tests.integration.fleet_kit import fleet_config
 
 READY = "ready-for-agent"
 ENROLLED = ("acme/a", "acme/b", "beta/solo")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from afk.testing.fake_github_fleet import fleet
+from afk.testing.github_app_kit import as_app
 from afk.testing.world import HUMAN, World
-from tests.integration.fleet_kit import as_app
 
 REPOS = tuple(f"acme/repo-{i:02d}" for i in range(30))
 LOCK = "agent-in-progress"

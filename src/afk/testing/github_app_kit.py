@@ -1,5 +1,6 @@
-"""What the fleet tests share: a World whose afk authenticates as a GitHub App (and so lists
-the fleet through the issue search, which lags), or with a token (``GET /issues``)."""
+"""A World whose afk authenticates as a GitHub App: a key pair, the App registered with the
+FakeGitHub, its installation, and the settings that make afk use it. Tests and benchmarks use
+it to run afk as an App (which lists the fleet through the issue search, the listing that lags)."""
 
 from __future__ import annotations
 
