@@ -78,9 +78,9 @@ def test_find_ignores_other_branches_and_takes_the_newest_of_its_head(
     fake: FakeGitHub, pulls: GitHubPulls
 ) -> None:
     fake.state.add_commit(FULL, MOVED, branch="afk/issue-1-10", parents=(BASE,))
-    other = _open(pulls, "afk/issue-1-10")
     old = _open(pulls)
     fake.state.person_closes_pull(FULL, old, actor="alice")
+    other = _open(pulls, "afk/issue-1-10")  # the newest pull request of the repo
     found = pulls.find(REPO, BRANCH)
     assert found is not None and (found.number, found.status) == (old, PullStatus.CLOSED)
     new = _open(pulls)
