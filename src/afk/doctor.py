@@ -71,6 +71,10 @@ def run_checks(config: Config) -> list[Check]:
                 "(or set AFK_BOT_LOGIN for an app token)",
             )
         )
+        if config.uses_github_app:
+            from afk.doctor_app import app_checks
+
+            checks += app_checks(config, http)
         labels = (config.label_ready, config.label_in_progress, config.label_human)
         for repo in config.allowlist:
             issues = _issues_check(tracker, repo)

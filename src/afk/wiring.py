@@ -146,7 +146,10 @@ def _github(
 ) -> tuple[Tracker, CiSource]:
     """GitHub with a token or as an App; its rate budget metered on every reply; the fleet
     listed through the issue search when ``AFK_LISTING`` says so."""
-    app = github_app(config, http, retry) if config.uses_github_app else None
+    app = None
+    if config.uses_github_app:
+        _one_installation(config)
+        app = github_app(config, http, retry)
     tracker_cls, ci_cls = GitHubTracker, GitHubCi
     bearer: BearerProvider
     if app is not None:
@@ -184,9 +187,9 @@ def _github(
     return FleetTracker(tracker, lister=lister, meter=meter, primer=primer), ci
 
 
-def github_app(config: Config, http: httpx.Client, retry: RetryPolicy) -> GitHubApp:
-    """The configured App. One installation serves the fleet: enrolled repos of several owners
-    need ``AFK_GITHUB_APP_INSTALLATION_ID`` or one afk instance per owner (docs/scaling.md)."""
+def _one_installation(config: Config) -> None:
+    """One installation serves a tick's fleet: enrolled repos of several owners need
+    ``AFK_GITHUB_APP_INSTALLATION_ID`` or one afk instance per owner (docs/scaling.md)."""
     owners = {repo.owner.casefold() for repo in config.allowlist}
     if len(owners) > 1 and config.github_app_installation_id is None:
         raise ConfigError(
@@ -198,6 +201,10 @@ def github_app(config: Config, http: httpx.Client, retry: RetryPolicy) -> GitHub
         raise ConfigError(
             "AFK_ALLOWLIST is empty: an App is found per enrolled owner", setting="AFK_ALLOWLIST"
         )
+
+
+def github_app(config: Config, http: httpx.Client, retry: RetryPolicy) -> GitHubApp:
+    """The configured App (its installations are found per owner unless one is configured)."""
     assert config.github_app_id is not None and config.github_app_private_key_file is not None
     return GitHubApp(
         config.tracker_api_url or "",

@@ -177,3 +177,39 @@ def test_an_owner_without_the_app_installed_is_an_error_naming_it(
         app = _app(world, key, tmp_path, http)
         with pytest.raises(Exception, match="installation"):
             app.token(RepoRef("other", "repo"))
+
+
+def test_doctor_follows_the_app_from_its_key_to_each_repo(world: World, tmp_path: Path) -> None:
+    from afk.doctor_app import app_checks
+    from afk.testing.github_app_kit import as_app
+
+    world.add_repo("acme/second")
+    world.add_repo("solo/repo")  # an owner the App is not installed on
+    world.repos = (*world.repos, RepoRef("acme", "second"), RepoRef("solo", "repo"))
+    settings = as_app(world, tmp_path)
+    settings.pop("github_app_installation_id")  # found per owner
+    fleet(world.forge).installations_only("acme")
+    assert world._http is not None
+    checks = app_checks(world.config(**settings), world._http)
+    assert [(c.name, c.ok) for c in checks] == [
+        ("GitHub App key", True),
+        ("GitHub App JWT", True),
+        ("GitHub App installation for acme", True),
+        ("GitHub App reads acme/widgets", True),
+        ("GitHub App reads acme/second", True),
+        ("GitHub App installation for solo", False),
+    ]
+    assert "afk-app[bot]" in checks[1].detail
+    assert "install the App on solo" in checks[-1].hint
+
+
+def test_doctor_stops_at_a_key_that_does_not_parse(world: World, tmp_path: Path) -> None:
+    from afk.doctor_app import app_checks
+    from afk.testing.github_app_kit import as_app
+
+    settings = as_app(world, tmp_path)
+    Path(str(settings["github_app_private_key_file"])).write_text("canary-not-a-key")
+    assert world._http is not None
+    checks = app_checks(world.config(**settings), world._http)
+    assert [(c.name, c.ok) for c in checks] == [("GitHub App key", False)]
+    assert "canary" not in checks[0].detail

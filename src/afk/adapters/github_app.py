@@ -30,7 +30,7 @@ from afk.adapters.github import GitHubCi, GitHubTracker
 from afk.adapters.github_api import GitHubApi
 from afk.adapters.github_api import field as _field
 from afk.adapters.github_api import timestamp as _timestamp
-from afk.adapters.http import RetryPolicy
+from afk.adapters.http import RetryPolicy, json_of, request
 from afk.core.types import RepoRef
 from afk.errors import ConfigError, TrackerAuthError
 
@@ -163,6 +163,25 @@ class GitHubApp(GitHubApi):
                 return False
             del self._tokens[installation]
             return True
+
+    def reads(self, repo: RepoRef) -> str:
+        """``repo``'s full name as its installation token reads it (``afk doctor``): proof that
+        the installation covers the repo and may read it."""
+        token = self.token(repo)
+        operation = f"read {repo} as the GitHub App's installation"
+        response = request(
+            self._http,
+            "GET",
+            f"{self._base}/repos/{quote(repo.owner)}/{quote(repo.name)}",
+            kinds=self.kinds,
+            operation=operation,
+            policy=self._retry,
+            idempotent=True,
+            secrets=(token,),
+            headers=self._headers(token),
+        )
+        body = json_of(response, kinds=self.kinds, operation=operation)
+        return str(_field(body, "full_name", str, operation))
 
     def bearer_for(self, repo: RepoRef) -> InstallationBearer:
         return InstallationBearer(self, repo)

@@ -183,6 +183,12 @@ class FleetControls:
         self._fake.state.add_user(owner)
         self.app.installations[owner.casefold()] = installation_id
 
+    def installations_only(self, *owners: str) -> None:
+        """Test control: the App stays installed on ``owners`` only."""
+        assert self.app is not None
+        keep = {owner.casefold() for owner in owners}
+        self.app.installations = {o: i for o, i in self.app.installations.items() if o in keep}
+
     def expire_tokens(self) -> None:
         """Every minted token expires now (a token that lapses mid-tick)."""
         with self._lock:
