@@ -133,11 +133,20 @@ def pull_requests(
     from afk.adapters.github_pulls import GitHubPulls
 
     kind = GitHubPulls if config.tracker_kind == "github" else ForgejoPulls
-    url, bearer, retry = (
-        config.tracker_api_url or "",
-        tracker_bearer(config),
-        retry_policy(config, deadline),
-    )
+    url, retry = config.tracker_api_url or "", retry_policy(config, deadline)
+    if config.uses_github_app:  # the App's installation token, and its <slug>[bot] login
+        app = github_app(config, http, retry)
+        pulls = GitHubPulls(
+            url,
+            http=http,
+            bearer=app.bearer_for(config.allowlist[0]),
+            retry=retry,
+            bot_login=config.bot_login,
+        )
+        if config.bot_login is None:
+            pulls.bot_login = app.bot_login  # type: ignore[method-assign]
+        return pulls
+    bearer = tracker_bearer(config)
     return kind(url, http=http, bearer=bearer, retry=retry, bot_login=config.bot_login)
 
 

@@ -9,11 +9,13 @@ wrapped tracker unchanged.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Protocol
 
 from afk.adapters.rate_meter import RateMeter
 from afk.core.ports import Approval, Budget, IssueState, RunComment, Tracker
 from afk.core.types import Issue, RepoRef
+from afk.errors import AfkError
 
 
 class FleetLister(Protocol):
@@ -64,7 +66,11 @@ class FleetTracker:
             return self.inner.budgets()
         if self._primer is not None and not self._meter.seen("core"):
             primer, self._primer = self._primer, None
-            primer.prime(self._meter)
+            # Fix (reliability suite, App token faults): a failed read of the budgets escaped
+            # the poll tick as an exception. Unknown budgets are no reason to stop: the tick's
+            # first listing meets the same failure and reports it.
+            with contextlib.suppress(AfkError):
+                primer.prime(self._meter)
         return self._meter.budgets()
 
     # --- everything else: the per-repo tracker --------------------------------------------
