@@ -217,6 +217,7 @@ def test_doctor_stops_at_a_key_that_does_not_parse(world: World, tmp_path: Path)
 
 def test_pull_requests_are_read_as_the_app_too(world: World, tmp_path: Path) -> None:
     from afk import wiring
+    from afk.adapters.github_pulls import GitHubPulls
     from afk.testing.github_app_kit import as_app
 
     config = world.config(delivery="pull-request", **as_app(world, tmp_path))
@@ -224,5 +225,5 @@ def test_pull_requests_are_read_as_the_app_too(world: World, tmp_path: Path) -> 
     pulls = wiring.pull_requests(config, world._http)
     assert pulls is not None
     assert pulls.find(REPO, "afk/issue-1-1") is None  # read with an installation token
-    assert getattr(pulls, "bot_login")() == f"{SLUG}[bot]"
+    assert isinstance(pulls, GitHubPulls) and pulls.bot_login() == f"{SLUG}[bot]"
     assert not any(r.path == "/user" for r in world.forge.requests)
