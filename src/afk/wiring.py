@@ -16,7 +16,12 @@ from afk.adapters.fleet_tracker import FleetTracker
 from afk.adapters.forgejo import ForgejoCi, ForgejoTracker
 from afk.adapters.forgejo_fleet import ForgejoSearchLister
 from afk.adapters.github import GitHubCi, GitHubTracker
-from afk.adapters.github_app import AppGitHubCi, AppGitHubTracker, GitHubApp
+from afk.adapters.github_app import (
+    AppGitHubCi,
+    AppGitHubSearchLister,
+    AppGitHubTracker,
+    GitHubApp,
+)
 from afk.adapters.github_fleet import GitHubIssuesLister, GitHubSearchLister
 from afk.adapters.http import RetryPolicy
 from afk.adapters.rate_meter import RateMeter
@@ -181,7 +186,7 @@ def _github(
     )
     meter = RateMeter(url, reserve_of=config.rate_reserve_of)
     meter.attach(http)
-    search = GitHubSearchLister(
+    search = (AppGitHubSearchLister if app is not None else GitHubSearchLister)(
         url,
         http,
         bearer,

@@ -10,17 +10,21 @@ from afk.core.types import RepoRef
 from afk.errors import TrackerError
 from afk.testing.fake_github_fleet import fleet
 from afk.testing.github_app_kit import fleet_config
-from afk.testing.world import HUMAN, World
+from afk.testing.world import FORGEJO_GENERATIONS, HUMAN, World
 
 READY = "ready-for-agent"
 ENROLLED = ("acme/a", "acme/b", "beta/solo")
 
 
-LISTERS = ["search", "issues", "forgejo"]
+LISTERS = ["search", "issues", "forgejo", "forgejo15"]
 
 
-def _forge(lister: str) -> str:
-    return "forgejo" if lister == "forgejo" else "github"
+def _world(lister: str) -> World:
+    """GitHub for ``search`` (as an App) and ``issues`` (a token); Forgejo 11 or 15."""
+    if lister.startswith("forgejo"):
+        version = FORGEJO_GENERATIONS[1 if lister == "forgejo15" else 0]
+        return World(forge="forgejo", repos=ENROLLED, forgejo_version=version)
+    return World(forge="github", repos=ENROLLED)
 
 
 def _searches(world: World) -> list[str]:
@@ -33,7 +37,7 @@ def _searches(world: World) -> list[str]:
 def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(
     lister: str, tmp_path: Path
 ) -> None:
-    with World(forge=_forge(lister), repos=ENROLLED) as world:  # type: ignore[arg-type]
+    with _world(lister) as world:
         world.add_repo("acme/foreign")  # same owner, not enrolled: the search returns it
         expected = set()
         for i in range(120):  # more than a page on both forges (GitHub 100, Forgejo 50)
@@ -61,7 +65,7 @@ def test_one_listing_pages_every_owner_fences_foreign_repos_and_drops_pulls(
 
 @pytest.mark.parametrize("lister", LISTERS)
 def test_state_all_lists_closed_locked_issues_too(lister: str, tmp_path: Path) -> None:
-    with World(forge=_forge(lister), repos=ENROLLED) as world:  # type: ignore[arg-type]
+    with _world(lister) as world:
         number = world.ready_issue("acme/a", "run")
         world.state.add_label_by_name("acme/a", number, "agent-in-progress", actor=HUMAN)
         world.state.close_issue("acme/a", number, actor=HUMAN)
@@ -122,3 +126,28 @@ def test_an_installation_token_cannot_list_with_get_issues_like_github(tmp_path:
             headers={"Authorization": f"Bearer {token}"},
         )
         assert reply.status_code == 403
+
+
+@pytest.mark.parametrize("version", FORGEJO_GENERATIONS)
+def test_forgejo_search_matches_any_label_of_that_name_and_afk_filters_it(version: str) -> None:
+    """A label that exists nowhere drops out of Forgejo's filter, leaving *no* filter: every
+    issue of the owner comes back, and afk keeps only the ones carrying the label."""
+    with World(forge="forgejo", repos=ENROLLED, forgejo_version=version) as world:
+        world.state.add_issue("acme/a", "unlabelled", body="", user=HUMAN)
+        ready = world.ready_issue("acme/b", "ready")
+        tracker = world.deps(world.config(listing="fleet")).tracker
+        assert tracker.list_fleet(world.repos, "no-such-label") == []
+        found = tracker.list_fleet(world.repos, READY)
+        assert [(str(i.repo), i.number) for i in found] == [("acme/b", ready)]
+        assert world.forge.violations == []
+
+
+def test_forgejo_search_answers_an_unknown_owner_with_400_like_forgejo() -> None:
+    with World(forge="forgejo", repos=ENROLLED) as world:
+        assert world._http is not None
+        reply = world._http.get(
+            f"{world.tracker_url}/repos/issues/search",
+            params={"owner": "nobody-here", "type": "issues"},
+            headers={"Authorization": "token forge-token-afk-bot"},
+        )
+        assert reply.status_code == 400

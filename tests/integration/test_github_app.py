@@ -227,3 +227,15 @@ def test_pull_requests_are_read_as_the_app_too(world: World, tmp_path: Path) -> 
     assert pulls.find(REPO, "afk/issue-1-1") is None  # read with an installation token
     assert isinstance(pulls, GitHubPulls) and pulls.bot_login() == f"{SLUG}[bot]"
     assert not any(r.path == "/user" for r in world.forge.requests)
+
+
+def test_the_fleet_search_renews_an_expired_token_once_too(world: World, tmp_path: Path) -> None:
+    from afk.testing.github_app_kit import as_app
+
+    config = world.config(listing="fleet", **as_app(world, tmp_path))
+    number = world.ready_issue(str(REPO), "fix it")
+    tracker = world.deps(config).tracker
+    assert [i.number for i in tracker.list_fleet(world.repos, "ready-for-agent")] == [number]
+    fleet(world.forge).expire_tokens()
+    assert [i.number for i in tracker.list_fleet(world.repos, "ready-for-agent")] == [number]
+    assert fleet(world.forge).minted_count == 2

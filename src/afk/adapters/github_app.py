@@ -30,6 +30,7 @@ from afk.adapters.github import GitHubCi, GitHubTracker
 from afk.adapters.github_api import GitHubApi
 from afk.adapters.github_api import field as _field
 from afk.adapters.github_api import timestamp as _timestamp
+from afk.adapters.github_fleet import GitHubSearchLister
 from afk.adapters.http import RetryPolicy, json_of, request
 from afk.core.types import RepoRef
 from afk.errors import ConfigError, TrackerAuthError
@@ -226,3 +227,7 @@ class AppGitHubTracker(RenewsExpiredToken, GitHubTracker):
 
 class AppGitHubCi(RenewsExpiredToken, GitHubCi):
     """``GitHubCi`` authenticated as an App installation."""
+
+
+class AppGitHubSearchLister(RenewsExpiredToken, GitHubSearchLister):
+    """The issue search authenticated as an App installation (an App cannot use ``/issues``)."""

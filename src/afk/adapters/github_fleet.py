@@ -17,6 +17,9 @@ reads an index that lags behind writes. So:
   pull requests and items without the label are dropped. What is left is a hint: the poller
   re-reads each pick before writing, the watcher each run before closing or escalating it.
 
+A reply with ``incomplete_results: true`` (the search timed out) is used as it is: an issue it
+misses is picked a tick later, a lock it misses is seen by the poller's re-read of the repo.
+
 ``GET /rate_limit`` does not count against any limit (docs: rate limits for the REST API); it
 primes the tick's rate budget with every resource before the first listing spends any.
 """

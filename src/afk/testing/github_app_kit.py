@@ -56,7 +56,7 @@ def as_app(world: World, key_dir: Path, *, installation: int = 77) -> dict[str, 
 
 
 def fleet_config(world: World, lister: str, key_dir: Path, **overrides: Any) -> Config:
-    """``lister``: ``search`` (GitHub as an App), ``issues`` (GitHub with a token) or
-    ``forgejo``."""
+    """``lister``: ``search`` (GitHub as an App), else a token (GitHub's ``/issues``, or
+    Forgejo's search)."""
     app = as_app(world, key_dir) if lister == "search" else {}
     return world.config(listing="fleet", **app, **overrides)
