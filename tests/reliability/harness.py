@@ -308,6 +308,8 @@ class Outside:
     world: World
     behaviour: Behaviour
     deploy: bool
+    silent: frozenset[str] = frozenset()
+    """Threads whose agent works on and never answers (the queued issue's, see ``run``)."""
     round: int = 0
     seen: dict[tuple[str, int], int] = field(default_factory=dict)
     answered: set[tuple[str, int]] = field(default_factory=set)
@@ -315,6 +317,8 @@ class Outside:
     def step(self) -> None:
         self.round += 1
         for thread_id, thread in list(self.world.t3.threads.items()):
+            if thread_id in self.silent:
+                continue
             users = [m for m in thread["messages"] if m["role"] == "user"]
             for index in range(len(users)):
                 key = (thread_id, index)
@@ -356,6 +360,8 @@ class Invariants:
     repo: str
     number: int
     label: str
+    queued: tuple[int, ...] = ()
+    """Other ready issues of the repo, waiting for its lock (their threads are expected too)."""
     violations: list[str] = field(default_factory=list)
     residuals: list[str] = field(default_factory=list)
     """End states that are known, documented limits rather than violations."""
@@ -388,6 +394,7 @@ class Invariants:
             self.fail("a closed issue was reopened")
         self.closed_seen = self.closed_seen or issue.state == "closed"
         self._lock_has_thread()
+        self._one_running_agent_per_repo()
         self._threads_and_turns()
         self._run_comments()
         self._slack(at_most=1)
@@ -403,9 +410,30 @@ class Invariants:
             if thread is None or thread["deletedAt"] is not None:
                 self.fail("agent-in-progress on an open issue without a live or adoptable thread")
 
+    def _one_running_agent_per_repo(self) -> None:
+        """Never two running agents in one repo's checkout, whichever issues or attempts they
+        belong to: read from T3's own state (a thread not deleted or archived whose latest
+        turn runs or whose session is starting or running), not from afk's view of it."""
+        running: dict[str, list[str]] = {}
+        for thread in self.world.t3.threads.values():
+            if thread.get("deletedAt") is not None or thread.get("archivedAt") is not None:
+                continue
+            turn, session = thread.get("latestTurn"), thread.get("session")
+            busy = (turn is not None and turn.get("state") == "running") or (
+                session is not None and session.get("status") in ("starting", "running")
+            )
+            if busy:
+                repo = str(thread["title"]).rsplit("#", 1)[0]
+                running.setdefault(repo.casefold(), []).append(str(thread["title"]))
+        for repo, titles in running.items():
+            if len(titles) > 1:
+                self.fail(f"{len(titles)} running agents in {repo}: {', '.join(sorted(titles))}")
+
     def _threads_and_turns(self) -> None:
         w = self.world
-        expected = {w.thread(self.repo, self.number, a) for a in (1, 2)}
+        expected = {
+            w.thread(self.repo, number, a) for number in (self.number, *self.queued) for a in (1, 2)
+        }
         created = Counter(c["threadId"] for c in w.t3.commands if c["type"] == "thread.create")
         for thread_id, count in created.items():
             if count > 1:
@@ -537,6 +565,8 @@ class RunResult:
     residuals: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     """The text of those error rows, in order."""
+    queued_started: bool = False
+    """Whether the queued issue's agent was started by the end (after the first run ended)."""
 
 
 def run(
@@ -553,9 +583,20 @@ def run(
     label = f"{scenario.name}[{scenario.forge}]" + (f" {kind}@{at}" if kind else " clean")
     with FaultWorld(injector, hub, forge=scenario.forge, repos=(REPO,)) as w:
         number = w.ready_issue(REPO, "Add a health endpoint", body="GET /healthz", priority="P1")
+        # A second ready issue waits for the repo's lock: whatever afk does to the first run
+        # (closing, escalating, faults in between), it may start only once the first agent is
+        # no longer running. Its agent then works on, silent, so the repo stays busy.
+        queued = w.ready_issue(
+            REPO, "Document the endpoint", body="Add it to the README", priority="P3"
+        )
         config = w.config(http_retry_seconds=10, **scenario.overrides)
-        outside = Outside(w, scenario.behaviour, deploy="deploy_context" in scenario.overrides)
-        checks = Invariants(w, REPO, number, label)
+        outside = Outside(
+            w,
+            scenario.behaviour,
+            deploy="deploy_context" in scenario.overrides,
+            silent=frozenset(w.thread(REPO, queued, a) for a in (1, 2)),
+        )
+        checks = Invariants(w, REPO, number, label, queued=(queued,))
         settled, rounds, errors = False, 0, 0
         texts: list[str] = []
         for rounds in range(1, max_rounds + 1):  # noqa: B007 - read after the loop
@@ -586,6 +627,7 @@ def run(
             errors,
             tuple(checks.residuals),
             tuple(texts),
+            queued_started=w.thread(REPO, queued) in w.t3.threads,
         )
 
 

@@ -138,17 +138,24 @@ def fix_forward_turns(world: World, number: int) -> list[str]:
     ]
 
 
-def test_a_fix_forward_whose_reply_was_lost_is_never_sent_again(world: World) -> None:
-    """Regression: the record used to be rolled back on any failure, so the next tick resent."""
+def test_a_fix_forward_whose_reply_was_lost_is_applied_once(world: World) -> None:
+    """Sent, then recorded: a lost reply leaves the record as it was, the next tick sends the
+    same command again (its deterministic ``commandId``), and T3 answers it without applying
+    it twice. Regression: it used to be sent twice, and later never again."""
     number = failing_run(world)
     world.t3.fail_next(1, after_apply=True, only="thread.turn.start")
     assert world.watch().exit_code == 1
     record = world.record(REPO, number)
     assert record is not None
-    assert record.corrected_shas == (SHA1,)
+    assert record.corrected_shas == ()
     for _ in range(3):
-        world.watch()
+        world.watch()  # the agent works on the turn that landed: nothing to send
+    world.agent_idle(REPO, number)  # and ends it without a new push
+    world.watch()  # the same command again: answered with its receipt, then recorded
     assert len(fix_forward_turns(world, number)) == 1
+    record = world.record(REPO, number)
+    assert record is not None
+    assert record.corrected_shas == (SHA1,)
 
 
 def test_a_gateway_timeout_after_the_turn_landed_is_not_resent(world: World) -> None:
@@ -172,16 +179,16 @@ def test_a_fix_forward_refused_by_t3_is_rolled_back_and_sent_once(world: World) 
     assert len(fix_forward_turns(world, number)) == 1
 
 
-def test_a_fix_forward_lost_before_it_landed_goes_to_a_human_not_twice(world: World) -> None:
-    """The price of at-most-once: a turn that never arrived is not retried; a human is asked."""
+def test_a_fix_forward_lost_before_it_landed_is_sent_on_the_next_tick(world: World) -> None:
+    """Exactly once: a turn that never arrived is sent again and lands; no one is paged."""
     number = failing_run(world)
     world.t3.fail_next(1, drop=True, only="thread.turn.start")
     assert world.watch().exit_code == 1
     assert world.watch().exit_code == 0
-    assert fix_forward_turns(world, number) == []
-    assert world.labels(REPO, number) == {"P1", "ready-for-human"}
+    assert len(fix_forward_turns(world, number)) == 1
+    assert "ready-for-human" not in world.labels(REPO, number)
     assert world.slack is not None
-    assert len(world.slack.messages) == 1
+    assert world.slack.messages == []
 
 
 def test_a_run_whose_lock_failed_is_adopted_before_a_more_urgent_issue(world: World) -> None:
