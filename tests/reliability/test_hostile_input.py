@@ -146,7 +146,7 @@ def test_a_pushed_sha_that_is_not_on_the_forge_is_waited_for_then_escalated(
     world.agent_says(H, number, f"AFK-PHASE: pushed {SHA}")
     waiting = world.watch()
     assert [r.reason for r in waiting.actions if r.issue == number and str(r.repo) == H] == [
-        f"pushed sha {SHA[:7]} not on the forge yet"
+        f"pushed sha refused: {SHA[:7]} is not on the forge"
     ]
     world.agent_idle(H, number)
     escalated = world.watch()
