@@ -216,7 +216,8 @@ class ForgejoTracker(ForgejoLabels, IssueComments, PerRepoListing):
                     continue
                 actor = _login(event.get("user"))
                 for key in ("created_at", "updated_at"):
-                    if isinstance(event.get(key), str):
+                    # a title change is the very edit an approval must cover: it explains none
+                    if isinstance(event.get(key), str) and event.get("type") != "change_title":
                         moments.append(LaterEvent(_timestamp(event[key], operation), actor))
                 if event.get("type") != "label" or event.get("body") != "1":
                     continue

@@ -188,7 +188,8 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
                 if not isinstance(item, dict):
                     continue
                 at = _timestamp(item.get("created_at"), operation)
-                moments.append(LaterEvent(at, _login(item.get("actor"))))
+                if item.get("event") not in _EDIT_EVENTS:
+                    moments.append(LaterEvent(at, _login(item.get("actor"))))
                 if item.get("event") != "labeled":
                     continue
                 name = _field(_field(item, "label", dict, operation), "name", str, operation)
@@ -246,6 +247,12 @@ class GitHubTracker(GitHubApi, IssueComments, PerRepoListing):
                     names[name.casefold()] = name
             self._labels[repo] = names
         return self._labels[repo]
+
+
+_EDIT_EVENTS = frozenset({"renamed", "mentioned", "subscribed"})
+"""Issue events that explain no update after an approval: a rename is the very edit an approval
+must cover, and an edit that @mentions someone makes ``mentioned`` and ``subscribed`` events
+whose actor is the person mentioned, not the editor, at the moment of the edit."""
 
 
 def _issue_of(repo: RepoRef, item: Any, operation: str) -> Issue:
