@@ -206,7 +206,7 @@ class _Watcher:
         )
         self._drop_label(issue, self.config.label_human)
         self._write(issue, comment, record)
-        reason = "run comment was missing: written"
+        reason = "run comment was missing: rewritten"
         return self._row(issue, "adopt", reason, record.thread_id, record)
 
     def _unreadable(self, issue: Issue) -> ActionRow:
