@@ -132,6 +132,7 @@ def test_two_polls_at_once_make_one_thread_with_one_opening_turn(
         with World(repos=(W,), latency_s=LATENCY_S, slack=False) as w:
             setup(w)
             together(w.poll, w.poll, delay)
+            w.watch()  # an adopted thread's record is written by the watch (never overlapping)
             comments = check_one_run(w, 1)
             duplicates["together" if delay == 0 else "staggered"] += comments > 1
             if delay == 0:
