@@ -201,16 +201,14 @@ class World:
     # --- the forge, as a team uses it ----------------------------------------------------
 
     def add_repo(self, repo: str) -> None:
-        """A repo of an organisation (unless its owner is a person already), with afk's labels,
-        one commit on its default branch (a run's base) and write access for afk and the human
-        (who review and merge pull requests)."""
+        """A repo of an organisation (unless its owner is a person already), with afk's labels
+        and write access for afk and the human (who review and merge pull requests); the forge
+        model starts it with one commit on its default branch (a run's base)."""
         with contextlib.suppress(ValueError):
             self.state.add_org(repo.partition("/")[0])
-        created = self.state.add_repo(repo)
+        self.state.add_repo(repo)
         for label in LABELS:
             self.state.add_label(repo, label)
-        if self.state.branch_head(repo, created.default_branch) is None:
-            self.state.add_commit(repo, commit_sha(repo, "initial"), branch=created.default_branch)
         for login in (BOT, HUMAN):
             self.state.add_collaborator(repo, login)
 
