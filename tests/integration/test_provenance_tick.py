@@ -45,6 +45,20 @@ def base_of(world: World) -> str:
     return head
 
 
+def crashed_before_the_comment(world: World) -> int:
+    """A poll that dispatched and locked, and died before writing the run comment."""
+    number = world.ready_issue(W, "work")
+    config = world.config()
+    deps = world.deps(config)
+    with pytest.raises(Crash):
+        poll_tick(
+            replace(deps, tracker=CrashOn(deps.tracker, "create_comment")),
+            config,
+            now=world.clock(),
+        )
+    return number
+
+
 def test_the_base_is_recorded_at_dispatch(world: World) -> None:
     base = base_of(world)
     number = dispatched(world)
@@ -122,15 +136,7 @@ def test_a_valid_push_closes(world: World) -> None:
 def test_a_record_written_after_the_dispatch_is_judged_by_the_commit_date(world: World) -> None:
     """A crash between the lock and the run comment: the watch repairs the record without a
     base (the default branch may hold the push by then) and judges pushes by their dates."""
-    number = world.ready_issue(W, "work")
-    config = world.config()
-    deps = world.deps(config)
-    with pytest.raises(Crash):
-        poll_tick(
-            replace(deps, tracker=CrashOn(deps.tracker, "create_comment")),
-            config,
-            now=world.clock(),
-        )
+    number = crashed_before_the_comment(world)
     old = base_of(world)  # the repo's initial commit, made long before the run
     world.ci(W, old, "success")
     reports_push(world, number, old)
@@ -144,15 +150,7 @@ def test_a_record_written_after_the_dispatch_is_judged_by_the_commit_date(world:
 
 
 def test_a_record_without_a_base_takes_a_fresh_commit(world: World) -> None:
-    number = world.ready_issue(W, "work")
-    config = world.config()
-    deps = world.deps(config)
-    with pytest.raises(Crash):
-        poll_tick(
-            replace(deps, tracker=CrashOn(deps.tracker, "create_comment")),
-            config,
-            now=world.clock(),
-        )
+    number = crashed_before_the_comment(world)
     assert rows(world.watch())[0][0] == "adopt"
     world.clock.advance(5)
     world.state.add_commit(W, NEW, branch="main", committed_at=world.clock())
@@ -162,15 +160,7 @@ def test_a_record_without_a_base_takes_a_fresh_commit(world: World) -> None:
 
 
 def test_clock_skew_of_a_few_minutes_is_forgiven(world: World) -> None:
-    number = world.ready_issue(W, "work")
-    config = world.config()
-    deps = world.deps(config)
-    with pytest.raises(Crash):
-        poll_tick(
-            replace(deps, tracker=CrashOn(deps.tracker, "create_comment")),
-            config,
-            now=world.clock(),
-        )
+    number = crashed_before_the_comment(world)
     assert rows(world.watch())[0][0] == "adopt"
     world.state.add_commit(W, NEW, branch="main", committed_at=world.clock() - timedelta(minutes=3))
     world.ci(W, NEW, "success")

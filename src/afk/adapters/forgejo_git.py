@@ -16,31 +16,19 @@ from dataclasses import replace
 from datetime import datetime
 from urllib.parse import quote
 
+from afk.adapters.default_branch import DefaultBranch
 from afk.adapters.forgejo_api import ForgejoApi, bad, field
 from afk.adapters.forgejo_api import timestamp as _timestamp
-from afk.core.ports import BranchHead
 from afk.core.provenance import PushFacts
 from afk.core.types import RepoRef
 from afk.errors import TrackerNotFound, TrackerRejected, TrackerUnavailable
 
 
-class ForgejoGit(ForgejoApi):
+class ForgejoGit(DefaultBranch, ForgejoApi):
     """Mixed into ``ForgejoCi``; ``sha_exists`` is the CI source's."""
 
     def sha_exists(self, repo: RepoRef, sha: str) -> bool:
         raise NotImplementedError  # pragma: no cover - provided by ForgejoCi
-
-    def default_branch(self, repo: RepoRef) -> BranchHead:
-        """The repository's default branch (``GET /repos``) and its head (``GET /branches``)."""
-        operation = f"read the default branch of {repo}"
-        body = self._json("GET", self._url(repo, ""), operation=operation)
-        name = field(body, "default_branch", str, operation)
-        if not name:
-            raise bad(operation, "the default branch has an empty name")
-        head = self._branch_head(repo, name)
-        if head is None:
-            raise bad(operation, f"the default branch {name!r} has no head")
-        return BranchHead(name=name, sha=head)
 
     def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
         operation = f"read the branch {branch} of {repo}"

@@ -14,38 +14,33 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
+from afk.adapters.default_branch import DefaultBranch
 from afk.adapters.github_api import GitHubApi, bad, field, timestamp
-from afk.core.ports import BranchHead
 from afk.core.provenance import PushFacts
 from afk.core.types import RepoRef
 from afk.errors import TrackerNotFound, TrackerRejected
 
 
-class GitHubGit(GitHubApi):
+class GitHubGit(DefaultBranch, GitHubApi):
     """Mixed into ``GitHubCi``; ``sha_exists`` is the CI source's."""
 
     def sha_exists(self, repo: RepoRef, sha: str) -> bool:
         raise NotImplementedError  # pragma: no cover - provided by GitHubCi
 
-    def default_branch(self, repo: RepoRef) -> BranchHead:
-        """The repository's default branch (``GET /repos``) and its head (``GET /commits``)."""
-        operation = f"read the default branch of {repo}"
-        body = self._json("GET", self._url(repo, ""), operation=operation)
-        name = field(body, "default_branch", str, operation)
-        if not name:
-            raise bad(operation, "the default branch has an empty name")
-        head = self._branch_head(repo, name)
-        if head is None:
-            raise bad(operation, f"the default branch {name!r} has no head")
-        return BranchHead(name=name, sha=head)
-
     def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
         operation = f"read the head of {branch} in {repo}"
+        body = self._commit_or_none(repo, branch, operation)
+        return None if body is None else str(field(body, "sha", str, operation))
+
+    def _commit_or_none(self, repo: RepoRef, ref: str, operation: str) -> Any:
+        """``GET …/commits/{ref}``; ``None`` for a ref GitHub does not know (404, or 422 for
+        one it cannot parse)."""
         try:
-            body = self._json(
-                "GET", self._url(repo, f"/commits/{quote(branch, safe='')}"), operation=operation
+            return self._json(
+                "GET", self._url(repo, f"/commits/{quote(ref, safe='')}"), operation=operation
             )
         except TrackerNotFound:
             return None
@@ -53,7 +48,6 @@ class GitHubGit(GitHubApi):
             if exc.status == 422:
                 return None
             raise
-        return str(field(body, "sha", str, operation))
 
     def push_facts(
         self,
@@ -112,16 +106,9 @@ class GitHubGit(GitHubApi):
     def _committed_at(self, repo: RepoRef, sha: str) -> datetime | None:
         """The commit's committer date, or ``None`` when GitHub has no such commit."""
         operation = f"read commit {sha[:12]} of {repo}"
-        try:
-            body = self._json(
-                "GET", self._url(repo, f"/commits/{quote(sha, safe='')}"), operation=operation
-            )
-        except TrackerNotFound:
+        body = self._commit_or_none(repo, sha, operation)
+        if body is None:
             return None
-        except TrackerRejected as exc:
-            if exc.status == 422:
-                return None
-            raise
         commit = field(body, "commit", dict, operation)
         committer = field(commit, "committer", (dict, type(None)), operation)
         if not isinstance(committer, dict) or not isinstance(committer.get("date"), str):

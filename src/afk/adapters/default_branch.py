@@ -1,0 +1,45 @@
+"""A run's base on either forge: the repository's default branch and its head now.
+
+Both forges name the default branch in the repository (``GET /repos/{o}/{r}``); only how a
+branch's head is read differs (Forgejo ``GET …/branches/{b}``, GitHub ``GET …/commits/{b}``), so
+each forge's git mixin supplies ``_branch_head``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from afk.core.ports import BranchHead
+from afk.core.types import RepoRef
+
+
+class DefaultBranch:
+    """Mixed into the forges' git mixins, which are ``JsonApi`` subclasses."""
+
+    kinds: Any
+
+    def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover - provided by JsonApi
+
+    def _url(self, repo: RepoRef, tail: str) -> str:
+        raise NotImplementedError  # pragma: no cover - provided by JsonApi
+
+    def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
+        raise NotImplementedError  # pragma: no cover - provided by each forge
+
+    def default_branch(self, repo: RepoRef) -> BranchHead:
+        operation = f"read the default branch of {repo}"
+        body = self._json("GET", self._url(repo, ""), operation=operation)
+        name = body.get("default_branch") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            raise self._bad(operation, "the repository names no default branch")
+        head = self._branch_head(repo, name)
+        if head is None:
+            raise self._bad(operation, f"the default branch {name!r} has no head")
+        return BranchHead(name=name, sha=head)
+
+    def _bad(self, operation: str, detail: str) -> Exception:
+        error: Exception = self.kinds.bad_response(
+            service=self.kinds.service, operation=operation, detail=detail
+        )
+        return error
