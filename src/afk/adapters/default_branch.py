@@ -7,22 +7,13 @@ each forge's git mixin supplies ``_branch_head``.
 
 from __future__ import annotations
 
-from typing import Any
-
+from afk.adapters.http import JsonApi
 from afk.core.ports import BranchHead
 from afk.core.types import RepoRef
 
 
-class DefaultBranch:
-    """Mixed into the forges' git mixins, which are ``JsonApi`` subclasses."""
-
-    kinds: Any
-
-    def _json(self, method: str, url: str, *, operation: str, **kwargs: Any) -> Any:
-        raise NotImplementedError  # pragma: no cover - provided by JsonApi
-
-    def _url(self, repo: RepoRef, tail: str) -> str:
-        raise NotImplementedError  # pragma: no cover - provided by JsonApi
+class DefaultBranch(JsonApi):
+    """Mixed into the forges' git mixins, before their forge's ``JsonApi`` subclass."""
 
     def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
         raise NotImplementedError  # pragma: no cover - provided by each forge
@@ -39,7 +30,6 @@ class DefaultBranch:
         return BranchHead(name=name, sha=head)
 
     def _bad(self, operation: str, detail: str) -> Exception:
-        error: Exception = self.kinds.bad_response(
+        return self.kinds.bad_response(
             service=self.kinds.service, operation=operation, detail=detail
         )
-        return error
