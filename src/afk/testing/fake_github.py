@@ -591,12 +591,15 @@ class FakeGitHub(FaultControls):
         }
         if issue.is_pull_request:
             pull = f"{repo_url}/pulls/{issue.number}"
+            merged_at = None
+            if self.state.is_pull(issue.repo, issue.number):
+                merged_at = self.state.pull(issue.repo, issue.number).merged_at
             body["pull_request"] = {
                 "url": pull,
                 "html_url": issue.html_url,
                 "diff_url": f"{issue.html_url}.diff",
                 "patch_url": f"{issue.html_url}.patch",
-                "merged_at": None,
+                "merged_at": None if merged_at is None else _iso(merged_at),
             }
         return body
 
