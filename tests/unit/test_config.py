@@ -96,6 +96,24 @@ def test_a_bad_allowlist_entry_is_an_error_naming_it(
     assert repr(entry.strip()) in str(caught.value) or entry.strip() in str(caught.value)
 
 
+@pytest.mark.parametrize("twin", ["Acme/Widgets", "ACME/widgets", "acme/WIDGETS"])
+def test_one_repo_in_two_spellings_is_an_error_naming_both(
+    monkeypatch: pytest.MonkeyPatch, twin: str
+) -> None:
+    """Both forges ignore case in repo names: two spellings would put two agents (two thread
+    ids, two checkouts) on one issue."""
+    monkeypatch.setenv("AFK_ALLOWLIST", f"acme/widgets,{twin}")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert caught.value.setting == "AFK_ALLOWLIST"
+    assert "acme/widgets" in str(caught.value) and twin in str(caught.value)
+
+
+def test_the_same_spelling_twice_is_enrolled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFK_ALLOWLIST", "acme/widgets, acme/widgets")
+    assert [str(r) for r in load_config().allowlist] == ["acme/widgets"]
+
+
 def test_a_bad_tracker_kind_names_the_variable_the_value_and_the_choices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
