@@ -10,34 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from afk.core.config import Config
-from afk.errors import AfkError, Unavailable
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
-
-
-UNAVAILABLE_HINT = "the service is down or rate limited, not misconfigured: run afk doctor again"
-"""An outage or a rate limit is no reason to touch a token or a URL."""
-
-
-def _attempt(name: str, probe: Callable[[], str], hint: str) -> Check:
-    try:
-        return Check(name, True, probe())
-    except Unavailable as exc:
-        return Check(name, False, str(exc), UNAVAILABLE_HINT)
-    except AfkError as exc:
-        return Check(name, False, str(exc), hint)
-    except Exception as exc:  # a bug must not hide the other checks (nor print a traceback)
-        return Check(name, False, f"internal error: {type(exc).__name__}", hint)
+from afk.doctor_check import Check, attempt
+from afk.errors import AfkError
 
 
 def run_checks(config: Config) -> list[Check]:
@@ -62,7 +39,7 @@ def run_checks(config: Config) -> list[Check]:
     with http:
         tracker, _ci = wiring.tracker_and_ci(config, http)
         checks.append(
-            _attempt(
+            attempt(
                 "tracker login",
                 lambda: (
                     f"{config.tracker_kind} at {config.tracker_api_url} as {tracker.bot_login()}"
@@ -84,7 +61,7 @@ def run_checks(config: Config) -> list[Check]:
         if config.uses_vault:
             bearer = wiring.t3_bearer(config)
             checks.append(
-                _attempt(
+                attempt(
                     "Vault",
                     lambda: f"read the T3 token from {_describe(bearer)}" if bearer() else "",
                     "check AFK_VAULT_ADDR, AFK_VAULT_ROLE, AFK_VAULT_PATH and the pod's JWT",
@@ -101,7 +78,7 @@ def run_checks(config: Config) -> list[Check]:
             )
 
         checks.append(
-            _attempt(
+            attempt(
                 "T3",
                 t3_probe,
                 "check AFK_T3_URL and the T3 token: it needs the orchestration:read and "
@@ -166,7 +143,7 @@ def _slack_check(config: Config) -> Check:
         notifier = wiring.notifier(config)
         return notifier.auth_check() if notifier is not None else "not configured"
 
-    return _attempt("Slack", probe, hint)
+    return attempt("Slack", probe, hint)
 
 
 SLACK_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")

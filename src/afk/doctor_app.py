@@ -12,7 +12,7 @@ import httpx
 from afk.adapters.github_app import GitHubApp
 from afk.core.config import Config
 from afk.core.types import RepoRef
-from afk.doctor import Check, _attempt
+from afk.doctor_check import Check, attempt
 
 _KEY_HINT = "download a private key from the App's settings page and mount it at that path"
 _JWT_HINT = (
@@ -25,14 +25,14 @@ def app_checks(config: Config, http: httpx.Client) -> list[Check]:
     from afk import wiring
 
     app = wiring.github_app(config, http, wiring.retry_policy(config))
-    key = _attempt(
+    key = attempt(
         "GitHub App key", lambda: "an RSA private key" if app.private_key() else "", _KEY_HINT
     )
     if not key.ok:
         return [key]
     checks = [
         key,
-        _attempt("GitHub App JWT", lambda: f"accepted: afk is {app.bot_login()}", _JWT_HINT),
+        attempt("GitHub App JWT", lambda: f"accepted: afk is {app.bot_login()}", _JWT_HINT),
     ]
     if not checks[-1].ok:
         return checks
@@ -46,7 +46,7 @@ def app_checks(config: Config, http: httpx.Client) -> list[Check]:
 
 def _owner_checks(app: GitHubApp, repos: list[RepoRef]) -> list[Check]:
     owner = repos[0].owner
-    installed = _attempt(
+    installed = attempt(
         f"GitHub App installation for {owner}",
         lambda: f"installation {app.installation_for(repos[0])}",
         f"install the App on {owner} (or set AFK_GITHUB_APP_INSTALLATION_ID)",
@@ -57,7 +57,7 @@ def _owner_checks(app: GitHubApp, repos: list[RepoRef]) -> list[Check]:
 
 
 def _reads(app: GitHubApp, repo: RepoRef) -> Check:
-    return _attempt(
+    return attempt(
         f"GitHub App reads {repo}",
         lambda: f"the installation reads {app.reads(repo)}",
         f"give the App's installation access to {repo} (all repositories, or select it)",

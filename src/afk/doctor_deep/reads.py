@@ -22,7 +22,7 @@ import httpx
 from afk.core import ids, phase_checklist
 from afk.core.config import Config
 from afk.core.types import Issue, RepoRef
-from afk.doctor import Check
+from afk.doctor_check import Check
 from afk.doctor_deep.divergence import Divergence
 from afk.doctor_deep.recorder import ContractRecorder, WriteRefused
 from afk.errors import AfkError, TrackerBadResponse, TrackerRejected, TrackerUnavailable
