@@ -19,14 +19,14 @@ from afk.testing.fake_log_host import FakeLogHost
 from afk.testing.forge_state import CheckRun, User
 
 if TYPE_CHECKING:
-    from afk.testing.fake_github import FakeGitHub
+    from afk.testing.fake_github_core import FakeGitHubCore
 
 Route = tuple[str, str, Callable[..., Any]]
 ACTIONS_SLUG = "github-actions"
-_HOSTS: weakref.WeakKeyDictionary[FakeGitHub, FakeLogHost] = weakref.WeakKeyDictionary()
+_HOSTS: weakref.WeakKeyDictionary[FakeGitHubCore, FakeLogHost] = weakref.WeakKeyDictionary()
 
 
-def log_host(fake: FakeGitHub) -> FakeLogHost:
+def log_host(fake: FakeGitHubCore) -> FakeLogHost:
     """The blob host this fake redirects job logs to (one per fake, on the fake's clock)."""
     host = _HOSTS.get(fake)
     if host is None:
@@ -34,8 +34,8 @@ def log_host(fake: FakeGitHub) -> FakeLogHost:
     return host
 
 
-def routes(fake: FakeGitHub) -> list[Route]:
-    from afk.testing.fake_github import _only_params, _paginate, _Refused
+def routes(fake: FakeGitHubCore) -> list[Route]:
+    from afk.testing.fake_github_wire import _only_params, _paginate, _Refused
 
     repo = "/repos/{owner}/{repo}"
 
@@ -83,7 +83,7 @@ def routes(fake: FakeGitHub) -> list[Route]:
     ]
 
 
-def app_of(fake: FakeGitHub, request: httpx.Request, run: CheckRun) -> dict[str, Any] | None:
+def app_of(fake: FakeGitHubCore, request: httpx.Request, run: CheckRun) -> dict[str, Any] | None:
     """The check run's ``app`` (GitHub's integration), ``None`` when the model names none."""
     if run.app_slug is None:
         return None

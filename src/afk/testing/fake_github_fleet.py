@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import jwt
@@ -40,7 +40,7 @@ import jwt
 from afk.testing.forge_state import Issue, User
 
 if TYPE_CHECKING:
-    from afk.testing.fake_github import FakeGitHub
+    from afk.testing.fake_github_core import FakeGitHubCore
 
 Route = tuple[str, str, Callable[..., Any]]
 _Reply = tuple[int, Any, dict[str, str]]
@@ -72,9 +72,9 @@ class _Bucket:
 
 
 class FleetControls:
-    """What a test sets and reads about the fleet routes of one ``FakeGitHub``."""
+    """What a test sets and reads about the fleet routes of one ``FakeGitHubCore``."""
 
-    def __init__(self, fake: FakeGitHub) -> None:
+    def __init__(self, fake: FakeGitHubCore) -> None:
         self._fake = fake
         self._lock = threading.Lock()
         self.index_lag = 0
@@ -218,27 +218,29 @@ def _wall_clock() -> datetime:
 
 
 def fleet(fake: object) -> FleetControls:
-    """The fleet controls of ``fake``, a FakeGitHub (made on first use)."""
-    from afk.testing.fake_github import FakeGitHub
-
-    assert isinstance(fake, FakeGitHub), "fleet controls belong to a FakeGitHub"
+    """The fleet controls of ``fake``, a FakeGitHubCore (made on first use)."""
+    assert hasattr(fake, "state") and hasattr(fake, "_installation_logins"), (
+        "fleet controls belong to a FakeGitHubCore"
+    )
     controls = fake.__dict__.get("_fleet_controls")
     if controls is None:
-        controls = fake.__dict__.setdefault("_fleet_controls", FleetControls(fake))
+        controls = fake.__dict__.setdefault(
+            "_fleet_controls", FleetControls(cast("FakeGitHubCore", fake))
+        )
     assert isinstance(controls, FleetControls)
     return controls
 
 
-def _all_issues(fake: FakeGitHub) -> list[Issue]:
+def _all_issues(fake: FakeGitHubCore) -> list[Issue]:
     state = fake.state
     names = [data.repo.full_name for data in list(state._repos.values())]
     return [issue for name in names for issue in state.list_issues(name, state="all")]
 
 
-# --- the hooks FakeGitHub calls --------------------------------------------------------------
+# --- the hooks FakeGitHubCore calls --------------------------------------------------------------
 
 
-def routes(fake: FakeGitHub) -> list[Route]:
+def routes(fake: FakeGitHubCore) -> list[Route]:
     handlers = _Handlers(fake)
     return [
         ("GET", "/search/issues", handlers.search),
@@ -250,10 +252,10 @@ def routes(fake: FakeGitHub) -> list[Route]:
     ]
 
 
-def authenticate(fake: FakeGitHub, request: httpx.Request, path: str) -> User | None:
+def authenticate(fake: FakeGitHubCore, request: httpx.Request, path: str) -> User | None:
     """The App for its JWT-only routes (refused unless the JWT verifies); ``None`` elsewhere,
     after refusing an expired installation token and a request past the rate limit."""
-    from afk.testing.fake_github import _Refused
+    from afk.testing.fake_github_wire import _Refused
 
     controls = fleet(fake)
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
@@ -265,12 +267,12 @@ def authenticate(fake: FakeGitHub, request: httpx.Request, path: str) -> User | 
     if path == "/rate_limit":
         return None
     if not controls._spend("search" if path.startswith("/search/") else "core"):
-        raise _Refused(403, "API rate limit exceeded (FakeGitHub's countdown)")
+        raise _Refused(403, "API rate limit exceeded (FakeGitHubCore's countdown)")
     return None
 
 
 def reply_headers(
-    fake: FakeGitHub, request: httpx.Request, path: str, status: int
+    fake: FakeGitHubCore, request: httpx.Request, path: str, status: int
 ) -> dict[str, str]:
     """The rate-limit headers of a reply (none for the App's JWT routes, none until counted)."""
     if any(pattern.fullmatch(path) for pattern in JWT_ONLY):
@@ -279,7 +281,7 @@ def reply_headers(
 
 
 def _verify_jwt(controls: FleetControls, token: str) -> User:
-    from afk.testing.fake_github import _Refused
+    from afk.testing.fake_github_wire import _Refused
 
     app = controls.app
     if app is None or not token:
@@ -312,7 +314,7 @@ def _verify_jwt(controls: FleetControls, token: str) -> User:
 
 
 class _Handlers:
-    def __init__(self, fake: FakeGitHub) -> None:
+    def __init__(self, fake: FakeGitHubCore) -> None:
         self.fake = fake
         self.controls = fleet(fake)
 
@@ -321,7 +323,7 @@ class _Handlers:
         return 200, self.controls.overview(), self.controls.headers("core")
 
     def search(self, request: httpx.Request, user: User) -> _Reply:
-        from afk.testing.fake_github import _paginate, _Refused
+        from afk.testing.fake_github_wire import _paginate, _Refused
 
         query = _only(request, ("q", "per_page", "page", "sort", "order"))
         terms = _parse_query(query.get("q", ""))
@@ -358,7 +360,7 @@ class _Handlers:
         """``GET /issues?filter=all``: the issues (pull requests too) of every repo the caller
         owns or collaborates on, read from the database (no index, no lag); an installation
         token cannot call it (``enabledForGitHubApps: false``)."""
-        from afk.testing.fake_github import _paginate, _Refused
+        from afk.testing.fake_github_wire import _paginate, _Refused
 
         query = _only(request, ("filter", "state", "labels", "per_page", "page"))
         if user.login in self.fake._installation_logins:
@@ -385,7 +387,7 @@ class _Handlers:
 
     def _scope(self, user: User, terms: dict[str, list[str]]) -> set[str] | None:
         """The repos the qualifiers name (``None``: every repo the caller can read)."""
-        from afk.testing.fake_github import _Refused
+        from afk.testing.fake_github_wire import _Refused
 
         state = self.fake.state
         if not (terms["repo"] or terms["user"] or terms["org"]):
@@ -438,7 +440,7 @@ class _Handlers:
     def repo_installation(
         self, request: httpx.Request, user: User, owner: str, repo: str
     ) -> _Reply:
-        from afk.testing.fake_github import _Refused
+        from afk.testing.fake_github_wire import _Refused
 
         _only(request, ())
         app = self.controls.app
@@ -477,7 +479,7 @@ class _Handlers:
         }
 
     def access_token(self, request: httpx.Request, user: User, installation_id: str) -> _Reply:
-        from afk.testing.fake_github import _Refused
+        from afk.testing.fake_github_wire import _Refused
 
         _only(request, ())
         app = self.controls.app
@@ -496,14 +498,14 @@ class _Handlers:
 
 
 def _only(request: httpx.Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    from afk.testing.fake_github import _only_params
+    from afk.testing.fake_github_wire import _only_params
 
     return _only_params(request, allowed)
 
 
 def _parse_query(text: str) -> dict[str, list[str]]:
     """The qualifiers of a search ``q``; a bare word or an untaught qualifier is refused."""
-    from afk.testing.fake_github import _Refused
+    from afk.testing.fake_github_wire import _Refused
 
     terms: dict[str, list[str]] = {"is": [], "label": [], "repo": [], "user": [], "org": []}
     rest = _QUALIFIER.sub(lambda m: _take(terms, m.group(1), m.group(2)), text)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from afk.testing.fake_github import FakeGitHub
+    from afk.testing.fake_github_core import FakeGitHubCore
     from afk.testing.forge_state import User
 
 Route = tuple[str, str, Callable[..., Any]]
 
 
-def routes(fake: FakeGitHub) -> list[Route]:
+def routes(fake: FakeGitHubCore) -> list[Route]:
     def compare(
         request: httpx.Request, user: User, owner: str, repo: str, basehead: str
     ) -> tuple[int, Any, dict[str, str]]:
@@ -32,9 +32,9 @@ def routes(fake: FakeGitHub) -> list[Route]:
 
 
 def _compare(
-    fake: FakeGitHub, request: httpx.Request, owner: str, repo: str, basehead: str
+    fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str, basehead: str
 ) -> tuple[int, Any, dict[str, str]]:
-    from afk.testing.fake_github import _only_params, _paginate, _Refused
+    from afk.testing.fake_github_wire import _only_params, _paginate, _Refused
 
     _only_params(request, ("per_page", "page"))
     full_name = fake._repo(owner, repo)

@@ -19,15 +19,15 @@ import httpx
 from afk.testing.forge_state import User
 
 if TYPE_CHECKING:
-    from afk.testing.fake_github import FakeGitHub
+    from afk.testing.fake_github_core import FakeGitHubCore
 
 Route = tuple[str, str, Callable[..., Any]]
 _COLOR = re.compile(r"^[0-9a-fA-F]{6}$")
 MAX_DESCRIPTION = 100
 
 
-def routes(fake: FakeGitHub) -> list[Route]:
-    from afk.testing.fake_github import _json, _only_params, _Refused
+def routes(fake: FakeGitHubCore) -> list[Route]:
+    from afk.testing.fake_github_wire import _json, _only_params, _Refused
 
     def create_label(
         request: httpx.Request, user: User, owner: str, repo: str

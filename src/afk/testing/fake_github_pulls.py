@@ -48,7 +48,7 @@ from afk.testing.forge_state import (
 )
 
 if TYPE_CHECKING:
-    from afk.testing.fake_github import FakeGitHub
+    from afk.testing.fake_github_core import FakeGitHubCore
     from afk.testing.forge_state import User
 
 Route = tuple[str, str, Callable[..., Any]]
@@ -68,7 +68,7 @@ _MERGE_REFUSALS = {
 }
 
 
-def routes(fake: FakeGitHub) -> list[Route]:
+def routes(fake: FakeGitHubCore) -> list[Route]:
     pulls = "/repos/{owner}/{repo}/pulls"
     one = f"{pulls}/{{pull_number}}"
 
@@ -110,14 +110,16 @@ def routes(fake: FakeGitHub) -> list[Route]:
 
 
 def _validation(message: str, errors: list[dict[str, Any]]) -> _Reply:
-    from afk.testing.fake_github import DOCS_URL
+    from afk.testing.fake_github_wire import DOCS_URL
 
     body = {"message": message, "documentation_url": DOCS_URL, "status": "422", "errors": errors}
     return 422, body, {}
 
 
-def _create(fake: FakeGitHub, request: httpx.Request, user: User, owner: str, repo: str) -> _Reply:
-    from afk.testing.fake_github import _json, _only_params, _Refused
+def _create(
+    fake: FakeGitHubCore, request: httpx.Request, user: User, owner: str, repo: str
+) -> _Reply:
+    from afk.testing.fake_github_wire import _json, _only_params, _Refused
 
     _only_params(request, ())
     full = fake._repo(owner, repo)
@@ -178,8 +180,8 @@ def _create(fake: FakeGitHub, request: httpx.Request, user: User, owner: str, re
     return 201, rendered, {"Location": rendered["url"]}
 
 
-def _list(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str) -> _Reply:
-    from afk.testing.fake_github import _only_params, _paginate, _Refused
+def _list(fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str) -> _Reply:
+    from afk.testing.fake_github_wire import _only_params, _paginate, _Refused
 
     query = _only_params(
         request, ("state", "head", "base", "sort", "direction", "per_page", "page")
@@ -209,8 +211,8 @@ def _list(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str) -> _R
     return 200, rendered, headers
 
 
-def _pull_or_404(fake: FakeGitHub, owner: str, repo: str, pull_number: str) -> tuple[str, int]:
-    from afk.testing.fake_github import _Refused
+def _pull_or_404(fake: FakeGitHubCore, owner: str, repo: str, pull_number: str) -> tuple[str, int]:
+    from afk.testing.fake_github_wire import _Refused
 
     full = fake._repo(owner, repo)
     number = int(pull_number)
@@ -219,8 +221,10 @@ def _pull_or_404(fake: FakeGitHub, owner: str, repo: str, pull_number: str) -> t
     return full, number
 
 
-def _read(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str, number: str) -> _Reply:
-    from afk.testing.fake_github import _only_params
+def _read(
+    fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str, number: str
+) -> _Reply:
+    from afk.testing.fake_github_wire import _only_params
 
     _only_params(request, ())
     full, index = _pull_or_404(fake, owner, repo, number)
@@ -230,9 +234,9 @@ def _read(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str, numbe
 
 
 def _merge(
-    fake: FakeGitHub, request: httpx.Request, user: User, owner: str, repo: str, number: str
+    fake: FakeGitHubCore, request: httpx.Request, user: User, owner: str, repo: str, number: str
 ) -> _Reply:
-    from afk.testing.fake_github import _json, _only_params, _Refused
+    from afk.testing.fake_github_wire import _json, _only_params, _Refused
 
     _only_params(request, ())
     full, index = _pull_or_404(fake, owner, repo, number)
@@ -265,9 +269,9 @@ def _visible(review: PullReview, reader: User) -> bool:
 
 
 def _reviews(
-    fake: FakeGitHub, request: httpx.Request, user: User, owner: str, repo: str, number: str
+    fake: FakeGitHubCore, request: httpx.Request, user: User, owner: str, repo: str, number: str
 ) -> _Reply:
-    from afk.testing.fake_github import _only_params, _paginate
+    from afk.testing.fake_github_wire import _only_params, _paginate
 
     _only_params(request, ("per_page", "page"))
     full, index = _pull_or_404(fake, owner, repo, number)
@@ -277,9 +281,9 @@ def _reviews(
 
 
 def _comments(
-    fake: FakeGitHub, request: httpx.Request, user: User, owner: str, repo: str, number: str
+    fake: FakeGitHubCore, request: httpx.Request, user: User, owner: str, repo: str, number: str
 ) -> _Reply:
-    from afk.testing.fake_github import _only_params, _paginate, _Refused
+    from afk.testing.fake_github_wire import _only_params, _paginate, _Refused
 
     query = _only_params(request, ("sort", "direction", "since", "per_page", "page"))
     full, index = _pull_or_404(fake, owner, repo, number)
@@ -300,15 +304,17 @@ def _comments(
 # --- JSON shapes ------------------------------------------------------------------------------
 
 
-def _association(fake: FakeGitHub, full: str, login: str) -> str:
+def _association(fake: FakeGitHubCore, full: str, login: str) -> str:
     if login.casefold() == fake.state.repo(full).owner.casefold():
         return "OWNER"
     return "COLLABORATOR" if fake.state.has_write_access(full, login) else "NONE"
 
 
-def _repository(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str) -> dict[str, Any]:
+def _repository(
+    fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str
+) -> dict[str, Any]:
     """GitHub's ``repository`` (the head's and the base's): the minimal one and its counters."""
-    from afk.testing.fake_github import _iso
+    from afk.testing.fake_github_wire import _iso
 
     record = fake.state.repo(f"{owner}/{repo}")
     epoch = _iso(datetime(2020, 1, 1, tzinfo=UTC))
@@ -345,7 +351,7 @@ def _repository(fake: FakeGitHub, request: httpx.Request, owner: str, repo: str)
     }
 
 
-def _mergeable_state(fake: FakeGitHub, pull: Pull, mergeable: bool | None) -> str:
+def _mergeable_state(fake: FakeGitHubCore, pull: Pull, mergeable: bool | None) -> str:
     if pull.state != "open" or mergeable is None:
         return "unknown"
     if pull.draft:
@@ -356,10 +362,10 @@ def _mergeable_state(fake: FakeGitHub, pull: Pull, mergeable: bool | None) -> st
 
 
 def render_pull(
-    fake: FakeGitHub, request: httpx.Request, pull: Pull, *, full: bool, mergeable: bool | None
+    fake: FakeGitHubCore, request: httpx.Request, pull: Pull, *, full: bool, mergeable: bool | None
 ) -> dict[str, Any]:
     """``pull-request`` (``full``) or ``pull-request-simple`` as GitHub's description has it."""
-    from afk.testing.fake_github import _iso
+    from afk.testing.fake_github_wire import _iso
 
     owner, _, name = pull.repo.partition("/")
     repo_url = fake._repo_url(request, owner, name)
@@ -453,9 +459,9 @@ def render_pull(
 
 
 def _review(
-    fake: FakeGitHub, request: httpx.Request, owner: str, repo: str, review: PullReview
+    fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str, review: PullReview
 ) -> dict[str, Any]:
-    from afk.testing.fake_github import _iso
+    from afk.testing.fake_github_wire import _iso
 
     pull_url = f"{fake._repo_url(request, owner, repo)}/pulls/{review.pull_number}"
     html = f"{fake.state.web_url}/{owner}/{repo}/pull/{review.pull_number}"
@@ -478,9 +484,9 @@ def _review(
 
 
 def _review_comment(
-    fake: FakeGitHub, request: httpx.Request, owner: str, repo: str, comment: ReviewLineComment
+    fake: FakeGitHubCore, request: httpx.Request, owner: str, repo: str, comment: ReviewLineComment
 ) -> dict[str, Any]:
-    from afk.testing.fake_github import _iso
+    from afk.testing.fake_github_wire import _iso
 
     repo_url = fake._repo_url(request, owner, repo)
     url = f"{repo_url}/pulls/comments/{comment.id}"
