@@ -189,7 +189,9 @@ def test_a_tick_that_runs_out_stops_between_steps_and_exits_1() -> None:
         errors = json.loads(out)["errors"]
         assert any("tick deadline reached: " in e["error"] for e in errors), errors
         assert all(e["error"].endswith(" not started") for e in errors), errors
-        assert elapsed < 1.5, elapsed
+        # the tick's 1 s and loading its config; the slack is for a machine busy with the rest
+        # of the suite (a call never starts without time for its whole 0.6 s deadline)
+        assert elapsed < 2.0, elapsed
         code, out, _ = run("poll", "--json", env=w.env())
         assert code == 0, out
         assert "agent-in-progress" in w.labels(W, number)

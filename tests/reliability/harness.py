@@ -39,7 +39,7 @@ from afk.loops.deps import MAX_WORKERS, Deps
 from afk.loops.poller import poll_tick
 from afk.loops.report import Report
 from afk.loops.watcher import watch_tick
-from afk.testing import contracts, fake_github, fake_t3
+from afk.testing import contracts, fake_github_core, fake_t3
 from afk.testing.contracts import ContractViolation
 from afk.testing.fake_forgejo import server as fake_forgejo_server
 from afk.testing.fake_slack import FakeSlack
@@ -287,7 +287,7 @@ def memoized_contracts() -> Iterator[None]:
         remembered(key, lambda: contracts.check_t3(definition, value))
 
     with contextlib.ExitStack() as stack:
-        for module in (fake_forgejo_server, fake_github):
+        for module in (fake_forgejo_server, fake_github_core):
             stack.enter_context(mock.patch.object(module, "check_request", check_request))
             stack.enter_context(mock.patch.object(module, "check_response", check_response))
         stack.enter_context(mock.patch.object(fake_t3, "check_t3", check_t3))
