@@ -181,18 +181,27 @@ def test_a_tick_that_runs_out_stops_between_steps_and_exits_1() -> None:
     dispatch: it skips the rest, names it, exits 1 within its deadline; the next tick finishes."""
     with World(repos=(W,), transport="loopback", latency_s=0.15) as w:
         number = w.ready_issue(W, "work")
+        # warm the fakes (their contracts load on first use) with a run that writes nothing
+        assert run("poll", "--dry-run", "--json", env=w.env())[0] == 0
         short = w.env(tick_seconds=1, http_timeout_seconds=0.4, http_retry_seconds=0.2)
         started = time.monotonic()
         code, out, _ = run("poll", "--json", env=short)
         elapsed = time.monotonic() - started
         assert code == 1
-        errors = json.loads(out)["errors"]
-        assert any("tick deadline reached: " in e["error"] for e in errors), errors
-        assert all(e["error"].endswith(" not started") for e in errors), errors
+        errors = [e["error"] for e in json.loads(out)["errors"]]
+        # Where the second ran out decides the words: a call it had no time for was not
+        # started; a read already under way was cut by the tick's deadline (a write starts only
+        # with time for its whole call: tests/integration/test_tick_deadline.py).
+        assert errors, out
+        for error in errors:
+            started_late = "tick deadline reached: " in error and error.endswith(" not started")
+            assert started_late or "timed out" in error, errors
         # the tick's 1 s and loading its config; the slack is for a machine busy with the rest
-        # of the suite (a call never starts without time for its whole 0.6 s deadline)
+        # of the suite
         assert elapsed < 2.0, elapsed
         code, out, _ = run("poll", "--json", env=w.env())
+        assert code == 0, out
+        code, out, _ = run("watch", "--json", env=w.env())  # writes an adopted run's record
         assert code == 0, out
         assert "agent-in-progress" in w.labels(W, number)
         assert w.record(W, number) is not None
