@@ -40,7 +40,6 @@ from afk.core.types import (
     DeployStatus,
     RepoRef,
 )
-from afk.errors import TrackerNotFound, TrackerRejected
 
 _FAILING = frozenset({"failure", "error"})
 _PASSING = frozenset({"success", "skipped"})
@@ -68,23 +67,6 @@ class ForgejoCi(ForgejoEvidence, ForgejoGit):
         super().__init__(base_url, http, bearer, retry=retry)
         self._deploy_context = deploy_context or None
         self._required = tuple(required_checks)
-
-    def sha_exists(self, repo: RepoRef, sha: str) -> bool:
-        """404 (unknown) and 422 (not even a valid ref) both mean no such commit."""
-        try:
-            self._call(
-                "GET",
-                self._url(repo, f"/git/commits/{quote(sha, safe='')}"),
-                operation=f"look up commit {sha[:12]} in {repo}",
-                params={"stat": "false", "verification": "false", "files": "false"},
-            )
-        except TrackerNotFound:
-            return False
-        except TrackerRejected as exc:
-            if exc.status == 422:
-                return False
-            raise
-        return True
 
     def _latest(self, repo: RepoRef, sha: str) -> list[dict[str, Any]]:
         """The latest status of every context (the combined status, every page)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from afk.adapters.default_branch import DefaultBranch
@@ -25,10 +26,12 @@ from afk.errors import TrackerNotFound, TrackerRejected, TrackerUnavailable
 
 
 class ForgejoGit(DefaultBranch, ForgejoApi):
-    """Mixed into ``ForgejoCi``; ``sha_exists`` is the CI source's."""
+    """Mixed into ``ForgejoCi``: what the forge says about commits and branches."""
 
     def sha_exists(self, repo: RepoRef, sha: str) -> bool:
-        raise NotImplementedError  # pragma: no cover - provided by ForgejoCi
+        """404 (unknown) and 422 (not even a valid ref) both mean no such commit."""
+        operation = f"look up commit {sha[:12]} in {repo}"
+        return self._git_commit_or_none(repo, sha, operation) is not None
 
     def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
         operation = f"read the branch {branch} of {repo}"
@@ -92,8 +95,18 @@ class ForgejoGit(DefaultBranch, ForgejoApi):
     def _committed_at(self, repo: RepoRef, sha: str) -> datetime | None:
         """The commit's committer date, or ``None`` when Forgejo has no such commit."""
         operation = f"read commit {sha[:12]} of {repo}"
+        body = self._git_commit_or_none(repo, sha, operation)
+        if body is None:
+            return None
+        commit = field(body, "commit", dict, operation)
+        committer = field(commit, "committer", dict, operation)
+        return _timestamp(field(committer, "date", str, operation), operation)
+
+    def _git_commit_or_none(self, repo: RepoRef, sha: str, operation: str) -> Any:
+        """``GET …/git/commits/{sha}`` without its costly parts; ``None`` for a commit Forgejo
+        does not know (404, or 422 for something that is not even a ref)."""
         try:
-            body = self._json(
+            return self._json(
                 "GET",
                 self._url(repo, f"/git/commits/{quote(sha, safe='')}"),
                 operation=operation,
@@ -105,6 +118,3 @@ class ForgejoGit(DefaultBranch, ForgejoApi):
             if exc.status == 422:
                 return None
             raise
-        commit = field(body, "commit", dict, operation)
-        committer = field(commit, "committer", dict, operation)
-        return _timestamp(field(committer, "date", str, operation), operation)

@@ -36,7 +36,6 @@ from afk.adapters.github_git import GitHubGit
 from afk.adapters.http import RetryPolicy
 from afk.core.ports import BearerProvider
 from afk.core.types import CiCheck, CiState, CiStatus, DeployState, DeployStatus, RepoRef
-from afk.errors import TrackerNotFound, TrackerRejected
 
 _CHECK_PASS = frozenset({"success", "neutral", "skipped"})
 _CHECK_FAIL = frozenset({"failure", "timed_out", "action_required"})
@@ -77,22 +76,6 @@ class GitHubCi(GitHubEvidence, GitHubGit):
         super().__init__(base_url, http, bearer, retry=retry or RetryPolicy())
         self._deploy_context = deploy_context or None
         self._required = tuple(name for name in required_checks if name != self._deploy_context)
-
-    def sha_exists(self, repo: RepoRef, sha: str) -> bool:
-        """GitHub answers 422 ("No commit found for SHA") for an unknown ref, 404 for no access."""
-        operation = f"read commit {sha} of {repo}"
-        try:
-            body = self._json(
-                "GET", self._url(repo, f"/commits/{quote(sha, safe='')}"), operation=operation
-            )
-        except TrackerNotFound:
-            return False
-        except TrackerRejected as exc:
-            if exc.status == 422:
-                return False
-            raise
-        field(body, "sha", str, operation)
-        return True
 
     def ci_state(self, repo: RepoRef, sha: str) -> CiState:
         verdicts = [*self._status_verdicts(repo, sha), *self._check_verdicts(repo, sha)]

@@ -25,10 +25,16 @@ from afk.errors import TrackerNotFound, TrackerRejected
 
 
 class GitHubGit(DefaultBranch, GitHubApi):
-    """Mixed into ``GitHubCi``; ``sha_exists`` is the CI source's."""
+    """Mixed into ``GitHubCi``: what the forge says about commits and branches."""
 
     def sha_exists(self, repo: RepoRef, sha: str) -> bool:
-        raise NotImplementedError  # pragma: no cover - provided by GitHubCi
+        """GitHub answers 422 ("No commit found for SHA") for an unknown ref, 404 for no access."""
+        operation = f"read commit {sha} of {repo}"
+        body = self._commit_or_none(repo, sha, operation)
+        if body is None:
+            return False
+        field(body, "sha", str, operation)
+        return True
 
     def _branch_head(self, repo: RepoRef, branch: str) -> str | None:
         operation = f"read the head of {branch} in {repo}"

@@ -8,22 +8,27 @@ tracker not wired to watch the replies' rate headers.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from afk.core.ports import Budget, IssueState
 from afk.core.types import Issue, RepoRef
 
 
-class PerRepoListing:
-    """Mixed into the trackers; ``list_issues`` is theirs."""
+class _ListsIssues(Protocol):
+    def list_issues(
+        self, repo: RepoRef, label: str, *, state: IssueState = "open"
+    ) -> list[Issue]: ...
 
-    def list_issues(self, repo: RepoRef, label: str, *, state: IssueState = "open") -> list[Issue]:
-        raise NotImplementedError  # pragma: no cover - provided by the tracker
+
+class PerRepoListing:
+    """Mixed into the trackers, whose ``list_issues`` it calls."""
 
     @property
     def fleet_listing(self) -> bool:
         return False
 
     def list_fleet(
-        self, repos: tuple[RepoRef, ...], label: str, *, state: IssueState = "open"
+        self: _ListsIssues, repos: tuple[RepoRef, ...], label: str, *, state: IssueState = "open"
     ) -> list[Issue]:
         return [
             issue

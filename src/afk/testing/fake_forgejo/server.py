@@ -7,6 +7,7 @@ call failing loudly) is the same for every route, and reads better without them.
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 import threading
@@ -107,7 +108,7 @@ def compile_template(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-class ForgejoServer(FaultControls):
+class ForgejoServer(FaultControls, abc.ABC):
     """Serves ``routes()`` from ``state`` as a Forgejo of ``version`` would."""
 
     def __init__(
@@ -130,9 +131,9 @@ class ForgejoServer(FaultControls):
             for method, template, query, handler in self.routes()
         ]
 
+    @abc.abstractmethod
     def routes(self) -> list[tuple[str, str, tuple[str, ...], Handler]]:
         """(method, path template as the description spells it, taught query names, handler)."""
-        raise NotImplementedError
 
     @property
     def violations(self) -> list[str]:
