@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
-from afk.core.ports import AgentRunner, CiSource, Notifier, PullRequests, Tracker
+from afk.core.config import Config
+from afk.core.ports import AgentRunner, CiSource, FleetView, Notifier, PullRequests, Tracker
+from afk.loops.report import Report
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,3 +41,26 @@ def fan_out(items: Iterable[T], work: Callable[[T], R], *, max_workers: int) -> 
         return [work(item) for item in todo]
     with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
         return list(pool.map(work, todo))
+
+
+class TickStep:
+    """The inputs one tick shares with each of its steps (a poll's start of a pick, a watch's
+    decision on a run), so every step is a short method."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        config: Config,
+        view: FleetView,
+        now: datetime,
+        report: Report,
+        *,
+        dry_run: bool,
+    ) -> None:
+        self.deps = deps
+        self.tracker = deps.tracker
+        self.config = config
+        self.view = view
+        self.now = now
+        self.report = report
+        self.dry_run = dry_run

@@ -40,7 +40,7 @@ from afk.core.ports import Approval, FleetView
 from afk.core.prompt import build_prompt
 from afk.core.types import Issue, RepoRef
 from afk.errors import AfkError, ThreadExists, ThreadIdRefused
-from afk.loops.deps import Deps, fan_out
+from afk.loops.deps import Deps, TickStep, fan_out
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
 from afk.loops.runs import budget_note, known_attempts, new_record, preamble_for, write_comment
 
@@ -301,26 +301,8 @@ def _fleet(deps: Deps, decided: Plan, report: Report) -> FleetView | None:
         return None
 
 
-class _Starter:
+class _Starter(TickStep):
     """Starts one pick; carries the tick's shared inputs so each step is a short method."""
-
-    def __init__(
-        self,
-        deps: Deps,
-        config: Config,
-        view: FleetView,
-        now: datetime,
-        report: Report,
-        *,
-        dry_run: bool,
-    ) -> None:
-        self.deps = deps
-        self.tracker = deps.tracker
-        self.config = config
-        self.view = view
-        self.now = now
-        self.report = report
-        self.dry_run = dry_run
 
     def start(self, pick: Pick) -> None:
         issue = pick.issue

@@ -31,7 +31,7 @@ from datetime import datetime
 
 from afk.core import ids, phase_checklist
 from afk.core.config import Config
-from afk.core.ports import EscalationNotice, FleetView, RunComment
+from afk.core.ports import EscalationNotice, RunComment
 from afk.core.prompt import build_fix_forward, build_update_branch
 from afk.core.run_state_machine import WORKING, apply, next_action
 from afk.core.types import (
@@ -50,7 +50,7 @@ from afk.core.types import (
     Wait,
 )
 from afk.errors import AfkError, NotifyError
-from afk.loops.deps import Deps, fan_out
+from afk.loops.deps import Deps, TickStep, fan_out
 from afk.loops.observe import observe, transcript_of
 from afk.loops.pull_steps import PullRequestSteps
 from afk.loops.report import ActionName, ActionRow, Report, disarmed_report
@@ -117,26 +117,8 @@ def _in_flight_fleet(deps: Deps, config: Config, report: Report) -> list[Issue]:
     return [issue for issue in found if issue.repo in repos]  # the allowlist fence
 
 
-class _Watcher:
+class _Watcher(TickStep):
     """Carries the shared inputs of one tick so each step is a short method."""
-
-    def __init__(
-        self,
-        deps: Deps,
-        config: Config,
-        view: FleetView,
-        now: datetime,
-        report: Report,
-        *,
-        dry_run: bool,
-    ) -> None:
-        self.deps = deps
-        self.tracker = deps.tracker
-        self.config = config
-        self.view = view
-        self.now = now
-        self.report = report
-        self.dry_run = dry_run
 
     def watch(self, issue: Issue) -> None:
         started = time.perf_counter()
